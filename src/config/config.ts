@@ -1,0 +1,53 @@
+/**
+ * The resolved configuration every module reads. `loadConfig` (config/load.ts) builds it from flags,
+ * HERALD_* environment variables and the config file, in that order of precedence.
+ */
+import type { NamespaceOptions } from '../core/namespace.ts';
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export interface HeraldConfig {
+  /** HTTP port (HERALD_PORT). Default 8080; 0 picks a free port. */
+  readonly port: number;
+  /** Address to listen on (HERALD_HOST). Default 127.0.0.1: reachable from this machine only. */
+  readonly host: string;
+  /** Redis URL (HERALD_REDIS_URL); unset runs the embedded memory engine. */
+  readonly redisUrl?: string;
+  /** Redis Cluster seed nodes `host:port` (HERALD_REDIS_CLUSTER_NODES). */
+  readonly redisClusterNodes?: readonly string[];
+  /** Key for the server API (HERALD_API_KEY). Generated and printed at start when unset. */
+  readonly apiKey: string;
+  /** HMAC secret that client tokens are signed with (HERALD_TOKEN_SECRET). Generated when unset. */
+  readonly tokenSecret: string;
+  /** Which of apiKey / tokenSecret were generated at start (and so must be printed). */
+  readonly generated: { readonly apiKey: boolean; readonly tokenSecret: boolean };
+  /**
+   * Origins allowed to open browser connections (HERALD_ALLOWED_ORIGINS, comma-separated, `*` = any).
+   * Default empty: only pages served by Herald itself (same origin) and non-browser clients.
+   */
+  readonly allowedOrigins: readonly string[];
+  /** Largest frame a client may send, bytes (HERALD_MAX_FRAME_SIZE). Default 64 KiB. */
+  readonly maxFrameBytes: number;
+  /** Per-connection outbound buffer before a slow consumer is disconnected, bytes. Default 4 MiB. */
+  readonly maxOutboundBytes: number;
+  /** Subscriptions one connection may hold. Default 256. */
+  readonly maxSubscriptionsPerConnection: number;
+  /** Interval between server pings, ms. Default 25 s. */
+  readonly pingIntervalMs: number;
+  /** How long a client may take to answer a ping, ms. Default 10 s. */
+  readonly pongTimeoutMs: number;
+  /** How long a new connection may take to send `connect`, ms. Default 10 s. */
+  readonly connectTimeoutMs: number;
+  /** Most publications one history call returns. Default 1000. */
+  readonly historyMaxLimit: number;
+  /** How long an idempotency key is remembered, ms. Default 5 minutes. */
+  readonly idempotencyTtlMs: number;
+  /** This node's name in info and logs (HERALD_NODE_NAME). Default the host name. */
+  readonly nodeName: string;
+  /** Log level (HERALD_LOG_LEVEL). Default info. */
+  readonly logLevel: LogLevel;
+  /** Options of channels whose namespace has no entry in `namespaces`. */
+  readonly namespaceDefaults: NamespaceOptions;
+  /** Options per namespace; missing fields are taken from `namespaceDefaults`. */
+  readonly namespaces: Readonly<Record<string, NamespaceOptions>>;
+}

@@ -1,0 +1,67 @@
+/**
+ * The engine's broker interface: stores each channel's history, assigns stream positions, and carries
+ * publications to every node subscribed to a channel. The node calls it; it calls back only through
+ * the handler given to `start`, and knows nothing about clients.
+ */
+import type { ClientInfo, Publication, StreamPosition } from '../core/publication.ts';
+
+/** How a channel keeps history; absent on a publish to a channel that keeps none. */
+export interface HistoryPolicy {
+  /** Maximum number of publications kept. */
+  readonly size: number;
+  /** History expires this long after the channel's last publication (ms). */
+  readonly ttlMs: number;
+}
+
+export interface PublishOptions {
+  /** JSON text of the data. */
+  readonly data: string;
+  readonly info?: ClientInfo;
+  readonly history?: HistoryPolicy;
+  /** A publish repeating a key already used on this channel within `idempotencyTtlMs` is not stored or sent again. */
+  readonly idempotencyKey?: string;
+  readonly idempotencyTtlMs?: number;
+}
+
+export interface PublishResult {
+  /** Position of the publication; absent where the channel keeps no history. */
+  readonly position?: StreamPosition;
+  /** True when an earlier publish with the same idempotency key is answered instead. */
+  readonly duplicate: boolean;
+}
+
+export interface HistoryQuery {
+  /** Only publications with an offset greater than this. */
+  readonly sinceOffset?: number;
+  /** At most this many publications; 0 returns only the position. */
+  readonly limit: number;
+  /** Newest first. */
+  readonly reverse: boolean;
+  /** The channel's policy, so that a read also keeps the epoch alive. */
+  readonly history: HistoryPolicy;
+}
+
+export interface HistoryResult {
+  readonly publications: Publication[];
+  /** The channel's current position: the newest offset and the epoch. */
+  readonly position: StreamPosition;
+}
+
+export interface BrokerEventHandler {
+  /** A publication for a channel this node subscribed to, in offset order per channel. */
+  onPublication(publication: Publication): void;
+}
+
+export interface Broker {
+  /** "memory" or "redis", for info and logs. */
+  readonly kind: string;
+  start(handler: BrokerEventHandler): Promise<void>;
+  /** Starts receiving the channel's publications through the handler. */
+  subscribe(channel: string): Promise<void>;
+  unsubscribe(channel: string): Promise<void>;
+  /** Stores (where the channel keeps history) and sends a publication; resolves once both are done. */
+  publish(channel: string, options: PublishOptions): Promise<PublishResult>;
+  history(channel: string, query: HistoryQuery): Promise<HistoryResult>;
+  removeHistory(channel: string): Promise<void>;
+  close(): Promise<void>;
+}

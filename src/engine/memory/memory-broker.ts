@@ -1,0 +1,195 @@
+/**
+ * The embedded engine: history, positions and delivery inside one process. A first-class engine for
+ * single-node deployments and tests, with the same semantics as the Redis engine: offsets grow by one
+ * per publication, history is capped and expires after its lifetime, the epoch outlives the history
+ * (so a reader can tell "expired" from "new channel") and changes only when the channel's state is lost.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Publication, StreamPosition } from '../../core/publication.ts';
+import type {
+  Broker,
+  BrokerEventHandler,
+  HistoryPolicy,
+  HistoryQuery,
+  HistoryResult,
+  PublishOptions,
+  PublishResult,
+} from '../broker.ts';
+import { RingBuffer } from './ring-buffer.ts';
+
+export interface MemoryBrokerOptions {
+  /** How long a channel's epoch and offset outlive its last publication (ms). Default 24 hours. */
+  readonly metaTtlMs?: number;
+  /** How often expired state is swept (ms). Default 30 seconds. */
+  readonly sweepIntervalMs?: number;
+  /** Clock, for tests. */
+  readonly now?: () => number;
+}
+
+interface IdempotentResult {
+  readonly result: PublishResult;
+  readonly expiresAt: number;
+}
+
+interface ChannelState {
+  epoch: string;
+  offset: number;
+  stream: RingBuffer<Publication>;
+  streamExpiresAt: number;
+  metaExpiresAt: number;
+  idempotency: Map<string, IdempotentResult> | undefined;
+}
+
+export function newEpoch(): string {
+  return randomBytes(6).toString('base64url');
+}
+
+export class MemoryBroker implements Broker {
+  readonly kind = 'memory';
+  readonly #channels = new Map<string, ChannelState>();
+  readonly #subscribed = new Set<string>();
+  readonly #metaTtlMs: number;
+  readonly #sweepIntervalMs: number;
+  readonly #now: () => number;
+  #handler: BrokerEventHandler | undefined;
+  #sweepTimer: NodeJS.Timeout | undefined;
+
+  constructor(options: MemoryBrokerOptions = {}) {
+    this.#metaTtlMs = options.metaTtlMs ?? 24 * 3600_000;
+    this.#sweepIntervalMs = options.sweepIntervalMs ?? 30_000;
+    this.#now = options.now ?? Date.now;
+  }
+
+  async start(handler: BrokerEventHandler): Promise<void> {
+    this.#handler = handler;
+    this.#sweepTimer = setInterval(() => this.sweep(), this.#sweepIntervalMs);
+    this.#sweepTimer.unref();
+  }
+
+  async subscribe(channel: string): Promise<void> {
+    this.#subscribed.add(channel);
+  }
+
+  async unsubscribe(channel: string): Promise<void> {
+    this.#subscribed.delete(channel);
+  }
+
+  async publish(channel: string, options: PublishOptions): Promise<PublishResult> {
+    const now = this.#now();
+    const policy = options.history;
+    if (policy === undefined || policy.size === 0) {
+      this.#deliver({ channel, offset: 0, epoch: '', data: options.data, time: now, ...infoOf(options) });
+      return { duplicate: false };
+    }
+    const state = this.#state(channel, policy, now);
+    const key = options.idempotencyKey;
+    if (key !== undefined) {
+      const earlier = state.idempotency?.get(key);
+      if (earlier !== undefined && earlier.expiresAt > now) return { ...earlier.result, duplicate: true };
+    }
+    state.offset += 1;
+    const publication: Publication = {
+      channel,
+      offset: state.offset,
+      epoch: state.epoch,
+      data: options.data,
+      time: now,
+      ...infoOf(options),
+    };
+    state.stream.push(publication);
+    state.streamExpiresAt = now + policy.ttlMs;
+    state.metaExpiresAt = now + Math.max(this.#metaTtlMs, policy.ttlMs);
+    const result: PublishResult = { position: { offset: state.offset, epoch: state.epoch }, duplicate: false };
+    if (key !== undefined) {
+      state.idempotency ??= new Map();
+      state.idempotency.set(key, { result, expiresAt: now + (options.idempotencyTtlMs ?? 300_000) });
+    }
+    this.#deliver(publication);
+    return result;
+  }
+
+  async history(channel: string, query: HistoryQuery): Promise<HistoryResult> {
+    const state = this.#state(channel, query.history, this.#now());
+    const position: StreamPosition = { offset: state.offset, epoch: state.epoch };
+    return { publications: readStream(state, query), position };
+  }
+
+  async removeHistory(channel: string): Promise<void> {
+    this.#channels.get(channel)?.stream.clear();
+  }
+
+  async close(): Promise<void> {
+    if (this.#sweepTimer !== undefined) clearInterval(this.#sweepTimer);
+    this.#subscribed.clear();
+    this.#handler = undefined;
+  }
+
+  /** Drops expired history, idempotency keys and channel state. */
+  sweep(): void {
+    const now = this.#now();
+    for (const [channel, state] of this.#channels) {
+      if (state.metaExpiresAt <= now) {
+        this.#channels.delete(channel);
+        continue;
+      }
+      if (state.streamExpiresAt <= now && state.stream.length > 0) state.stream.clear();
+      if (state.idempotency !== undefined) {
+        for (const [key, entry] of state.idempotency) if (entry.expiresAt <= now) state.idempotency.delete(key);
+      }
+    }
+  }
+
+  #deliver(publication: Publication): void {
+    if (this.#subscribed.has(publication.channel)) this.#handler?.onPublication(publication);
+  }
+
+  /** The channel's state, created (with a new epoch) when missing or expired. */
+  #state(channel: string, policy: HistoryPolicy, now: number): ChannelState {
+    let state = this.#channels.get(channel);
+    if (state !== undefined && state.metaExpiresAt <= now) state = undefined;
+    if (state === undefined) {
+      state = {
+        epoch: newEpoch(),
+        offset: 0,
+        stream: new RingBuffer(policy.size),
+        streamExpiresAt: now + policy.ttlMs,
+        metaExpiresAt: now + Math.max(this.#metaTtlMs, policy.ttlMs),
+        idempotency: undefined,
+      };
+      this.#channels.set(channel, state);
+      return state;
+    }
+    if (state.streamExpiresAt <= now) state.stream.clear();
+    if (state.stream.capacity !== policy.size) state.stream = resized(state.stream, policy.size);
+    return state;
+  }
+}
+
+function infoOf(options: PublishOptions): Pick<Publication, 'info'> {
+  return options.info === undefined ? {} : { info: options.info };
+}
+
+function resized(stream: RingBuffer<Publication>, size: number): RingBuffer<Publication> {
+  const next = new RingBuffer<Publication>(size);
+  for (let i = 0; i < stream.length; i++) next.push(stream.at(i) as Publication);
+  return next;
+}
+
+/** Reads a window of the stream. Offsets in the stream are contiguous, ending at `state.offset`. */
+function readStream(state: ChannelState, query: HistoryQuery): Publication[] {
+  const { stream } = state;
+  if (query.limit === 0 || stream.length === 0) return [];
+  const oldest = state.offset - stream.length + 1;
+  const from = Math.max(oldest, (query.sinceOffset ?? 0) + 1);
+  if (from > state.offset) return [];
+  const count = Math.min(query.limit, state.offset - from + 1);
+  const out: Publication[] = [];
+  if (query.reverse) {
+    for (let offset = state.offset; offset > state.offset - count; offset--) {
+      out.push(stream.at(offset - oldest) as Publication);
+    }
+  } else {
+    for (let offset = from; offset < from + count; offset++) out.push(stream.at(offset - oldest) as Publication);
+  }
+  return out;
+}

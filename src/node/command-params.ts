@@ -1,0 +1,116 @@
+/**
+ * Validation of command parameters received over the protocol. Each parser returns typed
+ * parameters or throws HERALD_ERR_BAD_REQUEST / HERALD_ERR_INVALID_CHANNEL naming the bad field.
+ */
+import type {
+  ConnectRequest,
+  HistoryRequest,
+  PublishRequest,
+  RefreshRequest,
+  StreamPosition,
+  SubscribeRequest,
+  UnsubscribeRequest,
+} from '@herald/protocol';
+import { assertChannel } from '../core/channel.ts';
+import { HeraldError } from '../core/errors.ts';
+
+type Params = Record<string, unknown>;
+
+function bad(message: string): HeraldError {
+  return new HeraldError('HERALD_ERR_BAD_REQUEST', message);
+}
+
+export function asParams(method: string, value: unknown): Params {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw bad(`"${method}" must be an object`);
+  }
+  return value as Params;
+}
+
+function optionalString(params: Params, field: string, maxLength = 1024): string | undefined {
+  const value = params[field];
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string') throw bad(`"${field}" must be a string`);
+  if (value.length > maxLength) throw bad(`"${field}" is longer than ${maxLength} characters`);
+  return value;
+}
+
+function requiredString(params: Params, field: string, maxLength?: number): string {
+  const value = optionalString(params, field, maxLength);
+  if (value === undefined) throw bad(`"${field}" is required`);
+  return value;
+}
+
+function channelOf(params: Params): string {
+  const channel = params['channel'];
+  if (channel === undefined) throw bad('"channel" is required');
+  assertChannel(channel);
+  return channel;
+}
+
+function optionalBoolean(params: Params, field: string): boolean | undefined {
+  const value = params[field];
+  if (value === undefined || typeof value === 'boolean') return value;
+  throw bad(`"${field}" must be a boolean`);
+}
+
+export function isOffset(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+}
+
+function optionalPosition(params: Params, field: string): StreamPosition | undefined {
+  const value = params[field];
+  if (value === undefined) return undefined;
+  if (value === null || typeof value !== 'object') throw bad(`"${field}" must be an object {offset, epoch}`);
+  const { offset, epoch } = value as Params;
+  if (!isOffset(offset)) throw bad(`"${field}.offset" must be an integer >= 0`);
+  if (typeof epoch !== 'string') throw bad(`"${field}.epoch" must be a string`);
+  return { offset, epoch };
+}
+
+const TOKEN_MAX = 16 * 1024;
+
+export function parseConnect(params: Params): ConnectRequest {
+  const token = optionalString(params, 'token', TOKEN_MAX);
+  const name = optionalString(params, 'name', 64);
+  const version = optionalString(params, 'version', 64);
+  return {
+    ...(token === undefined ? {} : { token }),
+    ...(name === undefined ? {} : { name }),
+    ...(version === undefined ? {} : { version }),
+  };
+}
+
+export function parseSubscribe(params: Params): SubscribeRequest {
+  const channel = channelOf(params);
+  const since = optionalPosition(params, 'since');
+  return since === undefined ? { channel } : { channel, since };
+}
+
+export function parseUnsubscribe(params: Params): UnsubscribeRequest {
+  return { channel: channelOf(params) };
+}
+
+export function parsePublish(params: Params): PublishRequest & { dataJson: string } {
+  const channel = channelOf(params);
+  if (!('data' in params) || params['data'] === undefined) throw bad('"data" is required');
+  return { channel, data: params['data'] as PublishRequest['data'], dataJson: JSON.stringify(params['data']) };
+}
+
+export function parseHistory(params: Params): HistoryRequest {
+  const channel = channelOf(params);
+  const since = optionalPosition(params, 'since');
+  const limit = params['limit'];
+  if (limit !== undefined && !isOffset(limit)) throw bad('"limit" must be an integer >= 0');
+  const reverse = optionalBoolean(params, 'reverse');
+  return {
+    channel,
+    ...(since === undefined ? {} : { since }),
+    ...(limit === undefined ? {} : { limit }),
+    ...(reverse === undefined ? {} : { reverse }),
+  };
+}
+
+export function parseRefresh(params: Params): RefreshRequest {
+  return { token: requiredString(params, 'token', TOKEN_MAX) };
+}

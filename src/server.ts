@@ -1,0 +1,70 @@
+/**
+ * Wires one Herald process together: engine, node, HTTP server (server API, operations endpoints)
+ * and transports. The CLI's `serve` calls `startHerald`; tests call it directly.
+ */
+import fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import pino, { type Logger } from 'pino';
+import { registerApi } from './api/index.ts';
+import { TokenVerifier } from './auth/tokens.ts';
+import type { HeraldConfig } from './config/config.ts';
+import { NamespaceRules } from './core/namespace.ts';
+import type { Broker } from './engine/broker.ts';
+import { MemoryBroker } from './engine/memory/memory-broker.ts';
+import { HeraldNode } from './node/node.ts';
+import { registerOps } from './ops/routes.ts';
+import { WebSocketTransport } from './transports/websocket.ts';
+
+export interface HeraldServer {
+  /** Base URL, e.g. http://127.0.0.1:8080. */
+  readonly url: string;
+  readonly port: number;
+  readonly node: HeraldNode;
+  readonly app: FastifyInstance;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  readonly logger?: Logger;
+  /** An engine to use instead of the one the configuration names. */
+  readonly broker?: Broker;
+}
+
+export async function startHerald(config: HeraldConfig, options: StartOptions = {}): Promise<HeraldServer> {
+  const logger = options.logger ?? pino({ level: config.logLevel });
+  const broker = options.broker ?? createBroker(config);
+  const rules = new NamespaceRules(config.namespaceDefaults, new Map(Object.entries(config.namespaces)));
+  const node = new HeraldNode({ broker, config, logger, rules, tokens: new TokenVerifier(config.tokenSecret) });
+  await node.start();
+
+  const httpLogger: FastifyBaseLogger = logger.child({ component: 'http' });
+  const app = fastify({ loggerInstance: httpLogger, disableRequestLogging: true });
+  await registerOps(app, { node });
+  await registerApi(app, { node, apiKey: config.apiKey });
+  new WebSocketTransport(node).attach(app.server);
+  await app.listen({ port: config.port, host: config.host });
+
+  const address = app.server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : config.port;
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  logger.info({ port, host: config.host, engine: node.engine, node: node.name }, 'herald started');
+  let closing: Promise<void> | undefined;
+  return {
+    url: `http://${host}:${port}`,
+    port,
+    node,
+    app,
+    close: () => (closing ??= shutdown(app, node)),
+  };
+}
+
+async function shutdown(app: FastifyInstance, node: HeraldNode): Promise<void> {
+  await node.close();
+  await app.close();
+}
+
+function createBroker(config: HeraldConfig): Broker {
+  if (config.redisUrl !== undefined || config.redisClusterNodes !== undefined) {
+    throw new Error('the Redis engine is not available in this version; unset HERALD_REDIS_URL');
+  }
+  return new MemoryBroker();
+}

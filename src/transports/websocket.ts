@@ -1,0 +1,85 @@
+/**
+ * The WebSocket transport at /connection/websocket: upgrades HTTP connections that offer the
+ * `herald.v1.json` subprotocol and come from an allowed origin, and feeds text frames to a session.
+ * Frame size is enforced by `ws` while parsing (close code 1009), before a large frame is buffered.
+ */
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { DisconnectCode, SUBPROTOCOL } from '@herald/protocol';
+import { ClientSession, type Transport } from '../node/client-session.ts';
+import type { HeraldNode } from '../node/node.ts';
+import { originAllowed } from './origin.ts';
+
+export const WEBSOCKET_PATH = '/connection/websocket';
+
+export class WebSocketTransport {
+  readonly #wss: WebSocketServer;
+  readonly #node: HeraldNode;
+
+  constructor(node: HeraldNode) {
+    this.#node = node;
+    this.#wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: node.config.maxFrameBytes,
+      perMessageDeflate: false,
+      clientTracking: false,
+      handleProtocols: (protocols) => (protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
+    });
+  }
+
+  /** Handles the HTTP server's upgrade requests. */
+  attach(server: Server): void {
+    server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+      this.#upgrade(request, socket, head);
+    });
+  }
+
+  #upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const path = (request.url ?? '').split('?')[0];
+    if (path !== WEBSOCKET_PATH) return reject(socket, 404, 'no WebSocket endpoint at this path');
+    const offered = (request.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
+    if (!offered.includes(SUBPROTOCOL)) return reject(socket, 400, `offer the subprotocol ${SUBPROTOCOL}`);
+    if (!originAllowed(request, this.#node.config.allowedOrigins)) {
+      this.#node.logger.info({ origin: request.headers.origin }, 'connection from a disallowed origin refused');
+      return reject(socket, 403, 'origin not allowed');
+    }
+    this.#wss.handleUpgrade(request, socket, head, (ws) => this.#accept(ws));
+  }
+
+  #accept(ws: WebSocket): void {
+    const session = new ClientSession(this.#node, websocketTransport(ws), 'websocket');
+    ws.on('message', (data, isBinary) => {
+      if (isBinary) {
+        session.disconnect(DisconnectCode.BAD_REQUEST, 'binary frames are not supported');
+        return;
+      }
+      session.receive(data.toString());
+    });
+    ws.on('close', () => session.onTransportClosed());
+    ws.on('error', (err) => {
+      this.#node.logger.debug({ err, client: session.id }, 'websocket error');
+      session.onTransportClosed();
+    });
+    this.#node.acceptSession(session);
+  }
+}
+
+function websocketTransport(ws: WebSocket): Transport {
+  return {
+    send: (frame) => ws.send(frame, { binary: false }),
+    get bufferedAmount() {
+      return ws.bufferedAmount;
+    },
+    close: (code, reason) => ws.close(code, reason),
+    terminate: () => ws.terminate(),
+  };
+}
+
+function reject(socket: Duplex, status: number, message: string): void {
+  const reason = status === 404 ? 'Not Found' : status === 403 ? 'Forbidden' : 'Bad Request';
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: text/plain\r\n` +
+      `Content-Length: ${Buffer.byteLength(message)}\r\n\r\n${message}`,
+  );
+}
