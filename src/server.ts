@@ -2,7 +2,7 @@
  * Wires one Herald process together: engine, node, HTTP server (server API, operations endpoints)
  * and transports. The CLI's `serve` calls `startHerald`; tests call it directly.
  */
-import fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import { registerApi } from './api/index.ts';
 import { TokenVerifier } from './auth/tokens.ts';
@@ -33,15 +33,36 @@ export async function startHerald(config: HeraldConfig, options: StartOptions = 
   const logger = options.logger ?? pino({ level: config.logLevel });
   const broker = options.broker ?? createBroker(config);
   const rules = new NamespaceRules(config.namespaceDefaults, new Map(Object.entries(config.namespaces)));
-  const node = new HeraldNode({ broker, config, logger, rules, tokens: new TokenVerifier(config.tokenSecret) });
+  const node = new HeraldNode({
+    broker,
+    config,
+    logger,
+    rules,
+    tokens: new TokenVerifier(config.tokenSecret),
+  });
   await node.start();
+  try {
+    return await listen(config, node, logger);
+  } catch (err) {
+    await node.close();
+    throw err;
+  }
+}
 
+async function listen(config: HeraldConfig, node: HeraldNode, logger: Logger): Promise<HeraldServer> {
   const httpLogger: FastifyBaseLogger = logger.child({ component: 'http' });
-  const app = fastify({ loggerInstance: httpLogger, disableRequestLogging: true });
+  // One log line per request would drown the logs of a busy publisher; errors are still logged.
+  const logController = new LogController({ disableRequestLogging: true });
+  const app = fastify({ loggerInstance: httpLogger, logController });
   await registerOps(app, { node });
   await registerApi(app, { node, apiKey: config.apiKey });
   new WebSocketTransport(node).attach(app.server);
-  await app.listen({ port: config.port, host: config.host });
+  try {
+    await app.listen({ port: config.port, host: config.host });
+  } catch (err) {
+    await app.close();
+    throw err;
+  }
 
   const address = app.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.port;

@@ -16,7 +16,10 @@ export type Identity =
 export function checkSubscribe(identity: Identity, options: NamespaceOptions, channel: string): void {
   if (identity.anonymous) {
     if (!options.anonymousSubscribe) {
-      throw new HeraldError('HERALD_ERR_PERMISSION_DENIED', `anonymous clients may not subscribe to ${channel}`);
+      throw new HeraldError(
+        'HERALD_ERR_PERMISSION_DENIED',
+        `anonymous clients may not subscribe to ${channel}`,
+      );
     }
     return;
   }

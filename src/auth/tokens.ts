@@ -95,7 +95,11 @@ export async function mintToken(secret: string, options: MintOptions): Promise<s
   const claims: Record<string, unknown> = {};
   if (options.channels !== undefined) claims['channels'] = options.channels;
   if (options.info !== undefined) claims['info'] = options.info;
-  let jwt = new SignJWT(claims).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).setSubject(options.user).setIssuedAt();
-  if (options.ttlSeconds !== undefined) jwt = jwt.setExpirationTime(Math.floor(Date.now() / 1000) + options.ttlSeconds);
+  let jwt = new SignJWT(claims)
+    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+    .setSubject(options.user)
+    .setIssuedAt();
+  if (options.ttlSeconds !== undefined)
+    jwt = jwt.setExpirationTime(Math.floor(Date.now() / 1000) + options.ttlSeconds);
   return jwt.sign(new TextEncoder().encode(secret));
 }

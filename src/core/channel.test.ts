@@ -4,9 +4,12 @@ import { compilePattern, compilePatterns } from './pattern.ts';
 import { HeraldError } from './errors.ts';
 
 describe('channel names', () => {
-  it.each(['chat:room-42', 'a', 'user@example.com', 'x/y/z', 'ns:a:b', 'k=v+1', 'a'.repeat(255)])('accepts %s', (name) => {
-    expect(channelNameProblem(name)).toBeUndefined();
-  });
+  it.each(['chat:room-42', 'a', 'user@example.com', 'x/y/z', 'ns:a:b', 'k=v+1', 'a'.repeat(255)])(
+    'accepts %s',
+    (name) => {
+      expect(channelNameProblem(name)).toBeUndefined();
+    },
+  );
 
   it.each([
     ['', /empty/],

@@ -170,10 +170,16 @@ export class ClientSession implements Flushable, Beating {
     this.#subscriptions.clear();
   }
 
-  /** Counts bytes held for the client; false when that made it a slow consumer (and closed it). */
+  /**
+   * Counts bytes held for the client; false when it is a slow consumer (and was closed). The check
+   * looks at what was already waiting before this message, so one message larger than the limit (a
+   * big recovery reply) still goes out to a client that reads, and memory stays under the limit plus
+   * one message.
+   */
   #account(bytes: number): boolean {
+    const waiting = this.#outboundBytes + this.#transport.bufferedAmount;
     this.#outboundBytes += bytes;
-    if (this.#outboundBytes + this.#transport.bufferedAmount <= this.#node.config.maxOutboundBytes) return true;
+    if (waiting <= this.#node.config.maxOutboundBytes) return true;
     this.#slowConsumer();
     return false;
   }
@@ -222,7 +228,10 @@ export class ClientSession implements Flushable, Beating {
       return;
     }
     if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-      this.#replyError(undefined, new HeraldError('HERALD_ERR_INVALID_JSON', 'message must be a JSON object'));
+      this.#replyError(
+        undefined,
+        new HeraldError('HERALD_ERR_INVALID_JSON', 'message must be a JSON object'),
+      );
       return;
     }
     const fields = parsed as Record<string, unknown>;
@@ -232,7 +241,10 @@ export class ClientSession implements Flushable, Beating {
     }
     const id = fields['id'];
     if (typeof id !== 'number' || !Number.isSafeInteger(id) || id <= 0) {
-      this.#replyError(undefined, new HeraldError('HERALD_ERR_BAD_REQUEST', '"id" must be a positive integer'));
+      this.#replyError(
+        undefined,
+        new HeraldError('HERALD_ERR_BAD_REQUEST', '"id" must be a positive integer'),
+      );
       return;
     }
     const methods = Object.keys(fields).filter((key) => key !== 'id');
@@ -271,7 +283,10 @@ export class ClientSession implements Flushable, Beating {
         }
         if (this.#subscriptions.size >= this.#node.config.maxSubscriptionsPerConnection) {
           const max = this.#node.config.maxSubscriptionsPerConnection;
-          throw new HeraldError('HERALD_ERR_TOO_MANY_SUBSCRIPTIONS', `a connection may hold ${max} subscriptions`);
+          throw new HeraldError(
+            'HERALD_ERR_TOO_MANY_SUBSCRIPTIONS',
+            `a connection may hold ${max} subscriptions`,
+          );
         }
         const subscription: Subscription = { lastOffset: 0, epoch: '', pending: [] };
         this.#subscriptions.set(request.channel, subscription);
@@ -283,7 +298,8 @@ export class ClientSession implements Flushable, Beating {
           }
           return encodeSubscribeResult(result);
         } catch (err) {
-          if (this.#subscriptions.get(request.channel) === subscription) this.#subscriptions.delete(request.channel);
+          if (this.#subscriptions.get(request.channel) === subscription)
+            this.#subscriptions.delete(request.channel);
           this.#node.unsubscribeClient(this, request.channel);
           throw err;
         }
@@ -296,7 +312,9 @@ export class ClientSession implements Flushable, Beating {
       case 'publish': {
         const request = parsePublish(params);
         const info = { client: this.id, user: this.#user };
-        return JSON.stringify(await this.#node.clientPublish(this.#identity, request.channel, request.dataJson, info));
+        return JSON.stringify(
+          await this.#node.clientPublish(this.#identity, request.channel, request.dataJson, info),
+        );
       }
       case 'history':
         return encodeHistoryResult(await this.#node.clientHistory(this.#identity, parseHistory(params)));
@@ -306,10 +324,12 @@ export class ClientSession implements Flushable, Beating {
   }
 
   async #connect(params: Record<string, unknown>): Promise<ConnectResult> {
-    if (this.#state !== 'connecting') throw new HeraldError('HERALD_ERR_ALREADY_CONNECTED', 'already connected');
+    if (this.#state !== 'connecting')
+      throw new HeraldError('HERALD_ERR_ALREADY_CONNECTED', 'already connected');
     const request = parseConnect(params);
     const claims = await this.#node.authenticate(request.token);
-    if (this.#state !== 'connecting') throw new HeraldError('HERALD_ERR_ALREADY_CONNECTED', 'already connected');
+    if (this.#state !== 'connecting')
+      throw new HeraldError('HERALD_ERR_ALREADY_CONNECTED', 'already connected');
     this.#applyClaims(claims);
     this.#state = 'connected';
     this.#nextPingAt = Date.now() + this.#node.config.pingIntervalMs;
@@ -348,8 +368,10 @@ export class ClientSession implements Flushable, Beating {
   #failConnect(err: unknown): void {
     const error = toHeraldError(err);
     if (error.code === 'HERALD_ERR_ALREADY_CONNECTED') return;
-    if (error.code === 'HERALD_ERR_TOKEN_EXPIRED') this.disconnect(DisconnectCode.TOKEN_EXPIRED, 'token expired');
-    else if (error.code === 'HERALD_ERR_UNAUTHORIZED') this.disconnect(DisconnectCode.UNAUTHORIZED, 'unauthorized');
+    if (error.code === 'HERALD_ERR_TOKEN_EXPIRED')
+      this.disconnect(DisconnectCode.TOKEN_EXPIRED, 'token expired');
+    else if (error.code === 'HERALD_ERR_UNAUTHORIZED')
+      this.disconnect(DisconnectCode.UNAUTHORIZED, 'unauthorized');
     else if (error.temporary) this.disconnect(DisconnectCode.INTERNAL, 'connect failed');
     else this.disconnect(DisconnectCode.BAD_REQUEST, 'bad connect');
   }
@@ -370,7 +392,8 @@ export class ClientSession implements Flushable, Beating {
 
   #replyError(id: number | undefined, err: unknown): void {
     const error = toHeraldError(err);
-    if (error.code === 'HERALD_ERR_INTERNAL') this.#node.logger.error({ err, client: this.id }, 'command failed');
+    if (error.code === 'HERALD_ERR_INTERNAL')
+      this.#node.logger.error({ err, client: this.id }, 'command failed');
     const payload = JSON.stringify({
       code: error.wireCode,
       message: error.message,

@@ -94,7 +94,11 @@ export function parseUnsubscribe(params: Params): UnsubscribeRequest {
 export function parsePublish(params: Params): PublishRequest & { dataJson: string } {
   const channel = channelOf(params);
   if (!('data' in params) || params['data'] === undefined) throw bad('"data" is required');
-  return { channel, data: params['data'] as PublishRequest['data'], dataJson: JSON.stringify(params['data']) };
+  return {
+    channel,
+    data: params['data'] as PublishRequest['data'],
+    dataJson: JSON.stringify(params['data']),
+  };
 }
 
 export function parseHistory(params: Params): HistoryRequest {

@@ -141,7 +141,10 @@ export class HeraldNode {
   async authenticate(token: string | undefined): Promise<TokenClaims | undefined> {
     if (token !== undefined && token !== '') return this.#tokens.verify(token);
     if (!this.#rules.anyAnonymous) {
-      throw new HeraldError('HERALD_ERR_UNAUTHORIZED', 'a token is required: no namespace allows anonymous clients');
+      throw new HeraldError(
+        'HERALD_ERR_UNAUTHORIZED',
+        'a token is required: no namespace allows anonymous clients',
+      );
     }
     return undefined;
   }
@@ -173,7 +176,9 @@ export class HeraldNode {
     await this.#syncEngine(channel);
     const policy = historyPolicy(options);
     if (policy === undefined) {
-      return since === undefined ? { recoverable: false } : { recoverable: false, recovered: false, publications: [] };
+      return since === undefined
+        ? { recoverable: false }
+        : { recoverable: false, recovered: false, publications: [] };
     }
     const limit = since === undefined ? 0 : policy.size;
     const query = { limit, reverse: false, history: policy };
@@ -194,7 +199,12 @@ export class HeraldNode {
     }
   }
 
-  async clientPublish(identity: Identity, channel: string, data: string, info: ClientInfo): Promise<PublishOutcome> {
+  async clientPublish(
+    identity: Identity,
+    channel: string,
+    data: string,
+    info: ClientInfo,
+  ): Promise<PublishOutcome> {
     checkPublish(identity, this.#rules.forChannel(channel), channel);
     return this.publish(channel, data, { info });
   }
@@ -228,7 +238,9 @@ export class HeraldNode {
         ? {}
         : { idempotencyKey: options.idempotencyKey, idempotencyTtlMs: this.config.idempotencyTtlMs }),
     });
-    return result.position === undefined ? {} : { offset: result.position.offset, epoch: result.position.epoch };
+    return result.position === undefined
+      ? {}
+      : { offset: result.position.offset, epoch: result.position.epoch };
   }
 
   async history(
@@ -237,7 +249,8 @@ export class HeraldNode {
   ): Promise<{ publications: Publication[]; offset: number; epoch: string }> {
     assertChannel(channel);
     const policy = historyPolicy(this.#rules.forChannel(channel));
-    if (policy === undefined) throw new HeraldError('HERALD_ERR_HISTORY_DISABLED', `${channel} keeps no history`);
+    if (policy === undefined)
+      throw new HeraldError('HERALD_ERR_HISTORY_DISABLED', `${channel} keeps no history`);
     const limit = Math.min(options.limit ?? this.config.historyMaxLimit, this.config.historyMaxLimit);
     const since = options.since;
     const { publications, position } = await this.#broker.history(channel, {
@@ -281,7 +294,9 @@ export class HeraldNode {
   /** Closes a user's or a client's connections; `reconnect` tells them they may come back. Returns how many. */
   disconnect(target: DisconnectTarget, options: { readonly reconnect?: boolean } = {}): number {
     const sessions =
-      'user' in target ? this.hub.userClients(target.user) : [this.hub.client(target.client)].filter(isDefined);
+      'user' in target
+        ? this.hub.userClients(target.user)
+        : [this.hub.client(target.client)].filter(isDefined);
     const code = options.reconnect === true ? DisconnectCode.RECONNECT : DisconnectCode.FORCED;
     for (const session of sessions) session.disconnect(code, 'disconnected by server');
     return sessions.length;
@@ -342,7 +357,11 @@ function historyPolicy(options: NamespaceOptions): HistoryPolicy | undefined {
 }
 
 /** Whether `publications` are exactly every publication after `since` up to `position`. */
-function coversGap(since: StreamPosition, position: StreamPosition, publications: readonly Publication[]): boolean {
+function coversGap(
+  since: StreamPosition,
+  position: StreamPosition,
+  publications: readonly Publication[],
+): boolean {
   if (since.epoch !== position.epoch || since.offset > position.offset) return false;
   const missed = position.offset - since.offset;
   return publications.length === missed && (missed === 0 || publications[0]?.offset === since.offset + 1);

@@ -41,7 +41,10 @@ export class WebSocketTransport {
     const offered = (request.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
     if (!offered.includes(SUBPROTOCOL)) return reject(socket, 400, `offer the subprotocol ${SUBPROTOCOL}`);
     if (!originAllowed(request, this.#node.config.allowedOrigins)) {
-      this.#node.logger.info({ origin: request.headers.origin }, 'connection from a disallowed origin refused');
+      this.#node.logger.info(
+        { origin: request.headers.origin },
+        'connection from a disallowed origin refused',
+      );
       return reject(socket, 403, 'origin not allowed');
     }
     this.#wss.handleUpgrade(request, socket, head, (ws) => this.#accept(ws));

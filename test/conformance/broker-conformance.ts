@@ -54,9 +54,19 @@ export function brokerConformance(name: string, createBroker: () => Promise<Brok
       expect(all.position.offset).toBe(8);
       const newest = await broker.history(channel, { limit: 2, reverse: true, history: policy });
       expect(newest.publications.map((p) => p.data)).toEqual(['8', '7']);
-      const since = await broker.history(channel, { sinceOffset: 6, limit: 100, reverse: false, history: policy });
+      const since = await broker.history(channel, {
+        sinceOffset: 6,
+        limit: 100,
+        reverse: false,
+        history: policy,
+      });
       expect(since.publications.map((p) => p.offset)).toEqual([7, 8]);
-      const sinceLimited = await broker.history(channel, { sinceOffset: 2, limit: 2, reverse: false, history: policy });
+      const sinceLimited = await broker.history(channel, {
+        sinceOffset: 2,
+        limit: 2,
+        reverse: false,
+        history: policy,
+      });
       expect(sinceLimited.publications.map((p) => p.offset)).toEqual([4, 5]);
     });
 
@@ -68,6 +78,16 @@ export function brokerConformance(name: string, createBroker: () => Promise<Brok
       expect(other.position?.offset).toBe(2);
       const history = await broker.history(channel, { limit: 10, reverse: false, history: policy });
       expect(history.publications).toHaveLength(2);
+    });
+
+    it('honours idempotency keys on channels without history', async () => {
+      await broker.subscribe(channel);
+      const options = { data: '1', idempotencyKey: 'k', idempotencyTtlMs: 60_000 };
+      expect(await broker.publish(channel, options)).toEqual({ duplicate: false });
+      expect(await broker.publish(channel, options)).toEqual({ duplicate: true });
+      await until(() => received.length === 1);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(received).toHaveLength(1);
     });
 
     it('delivers only channels it subscribed to, in order', async () => {

@@ -14,14 +14,19 @@ export interface TestHerald extends HeraldServer {
   /** A protocol client, already connected with a token unless `token: null`. */
   client(options?: ProtocolClientOptions & { token?: string | null }): Promise<ProtocolClient>;
   /** Publishes through the HTTP API. */
-  publish(channel: string, data: unknown, idempotencyKey?: string): Promise<{ offset?: number; epoch?: string }>;
+  publish(
+    channel: string,
+    data: unknown,
+    idempotencyKey?: string,
+  ): Promise<{ offset?: number; epoch?: string }>;
 }
 
 export async function startTestHerald(overrides: Partial<HeraldConfig> = {}): Promise<TestHerald> {
   const config = testConfig(overrides);
   const server = await startHerald(config, { logger: pino({ level: 'silent' }) });
   const wsUrl = `${server.url.replace(/^http/, 'ws')}/connection/websocket`;
-  const token = (options: Partial<MintOptions> = {}) => mintToken(config.tokenSecret, { user: 'alice', ...options });
+  const token = (options: Partial<MintOptions> = {}) =>
+    mintToken(config.tokenSecret, { user: 'alice', ...options });
   return {
     ...server,
     close: () => server.close(),

@@ -34,7 +34,10 @@ class RecordingSubscriber {
     const client = await herald.client();
     client.onPublication((channel, pub) => channel === this.channel && this.#record(pub));
     const since = this.#position;
-    const result = await client.call('subscribe', since === undefined ? { channel: this.channel } : { channel: this.channel, since });
+    const result = await client.call(
+      'subscribe',
+      since === undefined ? { channel: this.channel } : { channel: this.channel, since },
+    );
     if (since !== undefined) {
       if (result.recovered === true) this.recoveries++;
       else this.notRecovered++;
@@ -90,7 +93,11 @@ describe('recovery', () => {
       }
     });
     await Promise.all([publisher, ...churn]);
-    await waitFor(() => subscribers.every((s) => s.last === total), 10_000, 'every subscriber to reach the end');
+    await waitFor(
+      () => subscribers.every((s) => s.last === total),
+      10_000,
+      'every subscriber to reach the end',
+    );
 
     const expected = Array.from({ length: total }, (_, i) => i + 1);
     for (const subscriber of subscribers) {
@@ -108,15 +115,27 @@ describe('recovery', () => {
     first.close();
     for (let i = 0; i < 25; i++) await herald.publish(channel, i);
     const again = await herald.client();
-    const result = await again.call('subscribe', { channel, since: { offset: sub.offset ?? 0, epoch: sub.epoch ?? '' } });
-    expect(result).toEqual({ recoverable: true, recovered: false, offset: 25, epoch: sub.epoch, publications: [] });
+    const result = await again.call('subscribe', {
+      channel,
+      since: { offset: sub.offset ?? 0, epoch: sub.epoch ?? '' },
+    });
+    expect(result).toEqual({
+      recoverable: true,
+      recovered: false,
+      offset: 25,
+      epoch: sub.epoch,
+      publications: [],
+    });
     again.close();
   });
 
   it('says recovered: false when the epoch is not the channel’s', async () => {
     const client = await herald.client();
     await herald.publish('feed:epoch', 1);
-    const result = await client.call('subscribe', { channel: 'feed:epoch', since: { offset: 1, epoch: 'gone' } });
+    const result = await client.call('subscribe', {
+      channel: 'feed:epoch',
+      since: { offset: 1, epoch: 'gone' },
+    });
     expect(result.recovered).toBe(false);
     expect(result.offset).toBe(1);
     client.close();
@@ -125,7 +144,10 @@ describe('recovery', () => {
   it('recovers an empty gap', async () => {
     const client = await herald.client();
     const { offset, epoch } = await herald.publish('feed:same', 1);
-    const result = await client.call('subscribe', { channel: 'feed:same', since: { offset: offset ?? 0, epoch: epoch ?? '' } });
+    const result = await client.call('subscribe', {
+      channel: 'feed:same',
+      since: { offset: offset ?? 0, epoch: epoch ?? '' },
+    });
     expect(result).toMatchObject({ recovered: true, publications: [] });
     client.close();
   });
@@ -157,7 +179,10 @@ describe('slow consumers', () => {
     expect([DisconnectCode.SLOW_CONSUMER, 1006]).toContain(closed.code);
 
     const recovered = await herald.client({ token: await herald.token({ user: 'stalled' }) });
-    const result = await recovered.call('subscribe', { channel, since: { offset: start.offset ?? 0, epoch: start.epoch ?? '' } });
+    const result = await recovered.call('subscribe', {
+      channel,
+      since: { offset: start.offset ?? 0, epoch: start.epoch ?? '' },
+    });
     expect(result.recovered).toBe(true);
     expect(result.publications).toHaveLength(total);
     recovered.close();

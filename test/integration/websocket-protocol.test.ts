@@ -64,7 +64,12 @@ describe('connect', () => {
       ErrorCode.UNAUTHORIZED,
       DisconnectCode.UNAUTHORIZED,
     ],
-    ['expired', () => herald.token({ ttlSeconds: -60 }), ErrorCode.TOKEN_EXPIRED, DisconnectCode.TOKEN_EXPIRED],
+    [
+      'expired',
+      () => herald.token({ ttlSeconds: -60 }),
+      ErrorCode.TOKEN_EXPIRED,
+      DisconnectCode.TOKEN_EXPIRED,
+    ],
     [
       'without sub',
       () =>
@@ -98,7 +103,9 @@ describe('connect', () => {
   it('lets anonymous clients subscribe only where the namespace allows it', async () => {
     const client = await herald.client({ token: null });
     await client.call('connect', {});
-    await expect(client.call('subscribe', { channel: 'public:news' })).resolves.toMatchObject({ recoverable: true });
+    await expect(client.call('subscribe', { channel: 'public:news' })).resolves.toMatchObject({
+      recoverable: true,
+    });
     const denied = await errorOf(client.call('subscribe', { channel: 'chat:room' }));
     expect(denied.code).toBe(ErrorCode.PERMISSION_DENIED);
     client.close();
@@ -106,7 +113,9 @@ describe('connect', () => {
 
   it('rejects commands before connect and a second connect', async () => {
     const client = await herald.client({ token: null });
-    expect((await errorOf(client.call('subscribe', { channel: 'chat:a' }))).code).toBe(ErrorCode.NOT_CONNECTED);
+    expect((await errorOf(client.call('subscribe', { channel: 'chat:a' }))).code).toBe(
+      ErrorCode.NOT_CONNECTED,
+    );
     await expect(client.call('ping', {})).resolves.toEqual({});
     await client.call('connect', { token: await herald.token() });
     expect((await errorOf(client.call('connect', {}))).code).toBe(ErrorCode.ALREADY_CONNECTED);
@@ -130,7 +139,9 @@ describe('handshake', () => {
   });
 
   it('refuses browser connections from other origins and accepts the same origin', async () => {
-    await expect(ProtocolClient.open(herald.wsUrl, { origin: 'https://evil.example' })).rejects.toThrow(/HTTP 403/);
+    await expect(ProtocolClient.open(herald.wsUrl, { origin: 'https://evil.example' })).rejects.toThrow(
+      /HTTP 403/,
+    );
     const same = await ProtocolClient.open(herald.wsUrl, { origin: herald.url });
     same.close();
   });
@@ -140,7 +151,9 @@ describe('handshake', () => {
     try {
       const client = await ProtocolClient.open(open.wsUrl, { origin: 'https://app.example' });
       client.close();
-      await expect(ProtocolClient.open(open.wsUrl, { origin: 'https://other.example' })).rejects.toThrow(/403/);
+      await expect(ProtocolClient.open(open.wsUrl, { origin: 'https://other.example' })).rejects.toThrow(
+        /403/,
+      );
     } finally {
       await open.close();
     }
@@ -192,7 +205,9 @@ describe('subscribe and publish', () => {
     expect(await herald.publish('live:ticker', { p: 1 })).toEqual({});
     await waitFor(() => received.length === 1);
     expect(received[0]).toEqual({ data: { p: 1 }, time: expect.any(Number) });
-    expect((await errorOf(client.call('history', { channel: 'live:ticker' }))).code).toBe(ErrorCode.HISTORY_DISABLED);
+    expect((await errorOf(client.call('history', { channel: 'live:ticker' }))).code).toBe(
+      ErrorCode.HISTORY_DISABLED,
+    );
     client.close();
   });
 
@@ -218,9 +233,14 @@ describe('subscribe and publish', () => {
     expect(all.publications.map((p) => p.data)).toEqual([1, 2, 3, 4, 5]);
     const newest = await client.call('history', { channel: 'chat:hist', limit: 2, reverse: true });
     expect(newest.publications.map((p) => p.offset)).toEqual([5, 4]);
-    const since = await client.call('history', { channel: 'chat:hist', since: { offset: 3, epoch: all.epoch } });
+    const since = await client.call('history', {
+      channel: 'chat:hist',
+      since: { offset: 3, epoch: all.epoch },
+    });
     expect(since.publications.map((p) => p.offset)).toEqual([4, 5]);
-    const stale = await errorOf(client.call('history', { channel: 'chat:hist', since: { offset: 3, epoch: 'old' } }));
+    const stale = await errorOf(
+      client.call('history', { channel: 'chat:hist', since: { offset: 3, epoch: 'old' } }),
+    );
     expect(stale.code).toBe(ErrorCode.UNRECOVERABLE_POSITION);
     client.close();
   });
@@ -241,7 +261,10 @@ describe('framing', () => {
     );
     await waitFor(() => replies.length === 4);
     expect(replies.map((r) => r['id'])).toEqual([10, 11, 12, 13]);
-    expect(replies[2]).toEqual({ id: 12, error: { code: ErrorCode.UNKNOWN_COMMAND, message: 'unknown command "bogus"' } });
+    expect(replies[2]).toEqual({
+      id: 12,
+      error: { code: ErrorCode.UNKNOWN_COMMAND, message: 'unknown command "bogus"' },
+    });
     client.close();
   });
 
@@ -251,7 +274,10 @@ describe('framing', () => {
     const frames: string[] = [];
     client.ws.on('message', (data) => frames.push(data.toString()));
     // One client frame with 20 publishes: the replies and pushes leave in few frames, not 40.
-    const publishes = Array.from({ length: 20 }, (_, i) => `{"id":${100 + i},"publish":{"channel":"chat:batch","data":${i}}}`);
+    const publishes = Array.from(
+      { length: 20 },
+      (_, i) => `{"id":${100 + i},"publish":{"channel":"chat:batch","data":${i}}}`,
+    );
     client.sendRaw(publishes.join('\n'));
     await waitFor(() => frames.join('\n').split('\n').length >= 40);
     expect(frames.length).toBeLessThan(40);
@@ -274,7 +300,11 @@ describe('bad input', () => {
     ['an invalid channel name', '{"id":1,"subscribe":{"channel":"bad channel!"}}', ErrorCode.INVALID_CHANNEL],
     ['a reserved channel name', '{"id":1,"subscribe":{"channel":"$herald:x"}}', ErrorCode.INVALID_CHANNEL],
     ['a pattern as channel', '{"id":1,"subscribe":{"channel":"chat:*"}}', ErrorCode.INVALID_CHANNEL],
-    ['a bad since', '{"id":1,"subscribe":{"channel":"chat:a","since":{"offset":-1,"epoch":"x"}}}', ErrorCode.BAD_REQUEST],
+    [
+      'a bad since',
+      '{"id":1,"subscribe":{"channel":"chat:a","since":{"offset":-1,"epoch":"x"}}}',
+      ErrorCode.BAD_REQUEST,
+    ],
     ['publish without data', '{"id":1,"publish":{"channel":"chat:a"}}', ErrorCode.BAD_REQUEST],
     ['a negative history limit', '{"id":1,"history":{"channel":"chat:a","limit":-5}}', ErrorCode.BAD_REQUEST],
     ['a refresh without token', '{"id":1,"refresh":{}}', ErrorCode.BAD_REQUEST],
@@ -302,7 +332,9 @@ describe('bad input', () => {
   it('rejects an already-held subscription and one past the limit', async () => {
     const client = await herald.client();
     await client.call('subscribe', { channel: 'chat:1' });
-    expect((await errorOf(client.call('subscribe', { channel: 'chat:1' }))).code).toBe(ErrorCode.ALREADY_SUBSCRIBED);
+    expect((await errorOf(client.call('subscribe', { channel: 'chat:1' }))).code).toBe(
+      ErrorCode.ALREADY_SUBSCRIBED,
+    );
     await client.call('subscribe', { channel: 'chat:2' });
     await client.call('subscribe', { channel: 'chat:3' });
     const error = await errorOf(client.call('subscribe', { channel: 'chat:4' }));
@@ -332,7 +364,9 @@ describe('keep-alive and token lifetime', () => {
     expect(refreshed.expires).toBeGreaterThan(Date.now() / 1000 + 30);
     expect((await expiring.closed).code).toBe(DisconnectCode.TOKEN_EXPIRED);
     expect(refreshing.ws.readyState).toBe(WebSocket.OPEN);
-    const other = await errorOf(refreshing.call('refresh', { token: await herald.token({ user: 'mallory' }) }));
+    const other = await errorOf(
+      refreshing.call('refresh', { token: await herald.token({ user: 'mallory' }) }),
+    );
     expect(other.code).toBe(ErrorCode.UNAUTHORIZED);
     refreshing.close();
   });

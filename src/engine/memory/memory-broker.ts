@@ -37,7 +37,6 @@ interface ChannelState {
   stream: RingBuffer<Publication>;
   streamExpiresAt: number;
   metaExpiresAt: number;
-  idempotency: Map<string, IdempotentResult> | undefined;
 }
 
 export function newEpoch(): string {
@@ -48,6 +47,8 @@ export class MemoryBroker implements Broker {
   readonly kind = 'memory';
   readonly #channels = new Map<string, ChannelState>();
   readonly #subscribed = new Set<string>();
+  /** Recent idempotency keys, by channel and key (`channel \0 key`), on channels with or without history. */
+  readonly #idempotent = new Map<string, IdempotentResult>();
   readonly #metaTtlMs: number;
   readonly #sweepIntervalMs: number;
   readonly #now: () => number;
@@ -76,17 +77,23 @@ export class MemoryBroker implements Broker {
 
   async publish(channel: string, options: PublishOptions): Promise<PublishResult> {
     const now = this.#now();
+    const key = options.idempotencyKey === undefined ? undefined : `${channel}\0${options.idempotencyKey}`;
+    const earlier = key === undefined ? undefined : this.#idempotent.get(key);
+    if (earlier !== undefined && earlier.expiresAt > now) return { ...earlier.result, duplicate: true };
+    const result = this.#store(channel, options, now);
+    if (key !== undefined) {
+      this.#idempotent.set(key, { result, expiresAt: now + (options.idempotencyTtlMs ?? 300_000) });
+    }
+    return result;
+  }
+
+  #store(channel: string, options: PublishOptions, now: number): PublishResult {
     const policy = options.history;
     if (policy === undefined || policy.size === 0) {
       this.#deliver({ channel, offset: 0, epoch: '', data: options.data, time: now, ...infoOf(options) });
       return { duplicate: false };
     }
     const state = this.#state(channel, policy, now);
-    const key = options.idempotencyKey;
-    if (key !== undefined) {
-      const earlier = state.idempotency?.get(key);
-      if (earlier !== undefined && earlier.expiresAt > now) return { ...earlier.result, duplicate: true };
-    }
     state.offset += 1;
     const publication: Publication = {
       channel,
@@ -99,13 +106,8 @@ export class MemoryBroker implements Broker {
     state.stream.push(publication);
     state.streamExpiresAt = now + policy.ttlMs;
     state.metaExpiresAt = now + Math.max(this.#metaTtlMs, policy.ttlMs);
-    const result: PublishResult = { position: { offset: state.offset, epoch: state.epoch }, duplicate: false };
-    if (key !== undefined) {
-      state.idempotency ??= new Map();
-      state.idempotency.set(key, { result, expiresAt: now + (options.idempotencyTtlMs ?? 300_000) });
-    }
     this.#deliver(publication);
-    return result;
+    return { position: { offset: state.offset, epoch: state.epoch }, duplicate: false };
   }
 
   async history(channel: string, query: HistoryQuery): Promise<HistoryResult> {
@@ -133,10 +135,8 @@ export class MemoryBroker implements Broker {
         continue;
       }
       if (state.streamExpiresAt <= now && state.stream.length > 0) state.stream.clear();
-      if (state.idempotency !== undefined) {
-        for (const [key, entry] of state.idempotency) if (entry.expiresAt <= now) state.idempotency.delete(key);
-      }
     }
+    for (const [key, entry] of this.#idempotent) if (entry.expiresAt <= now) this.#idempotent.delete(key);
   }
 
   #deliver(publication: Publication): void {
@@ -154,7 +154,6 @@ export class MemoryBroker implements Broker {
         stream: new RingBuffer(policy.size),
         streamExpiresAt: now + policy.ttlMs,
         metaExpiresAt: now + Math.max(this.#metaTtlMs, policy.ttlMs),
-        idempotency: undefined,
       };
       this.#channels.set(channel, state);
       return state;
@@ -189,7 +188,8 @@ function readStream(state: ChannelState, query: HistoryQuery): Publication[] {
       out.push(stream.at(offset - oldest) as Publication);
     }
   } else {
-    for (let offset = from; offset < from + count; offset++) out.push(stream.at(offset - oldest) as Publication);
+    for (let offset = from; offset < from + count; offset++)
+      out.push(stream.at(offset - oldest) as Publication);
   }
   return out;
 }

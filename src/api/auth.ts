@@ -1,0 +1,50 @@
+/**
+ * The server API key check: every protected route needs `Authorization: apikey <key>`. Keys are
+ * compared as SHA-256 digests with `timingSafeEqual`, so neither the comparison time nor the length of
+ * the configured key leaks through response timing.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
+import { HeraldError } from '../core/errors.ts';
+
+/** The authorization scheme, matched case-insensitively as HTTP schemes are (RFC 9110, section 11.1). */
+export const API_KEY_SCHEME = 'apikey';
+
+/** An `onRequest` hook rejecting requests without the right key with HERALD_ERR_INVALID_API_KEY. */
+export function apiKeyCheck(apiKey: string): onRequestAsyncHookHandler {
+  const expected = digest(apiKey);
+  return async (request: FastifyRequest) => {
+    const given = presentedKey(request.headers.authorization);
+    if (!timingSafeEqual(digest(given), expected)) {
+      throw new HeraldError('HERALD_ERR_INVALID_API_KEY', 'unknown API key');
+    }
+  };
+}
+
+/** The key in an `Authorization: apikey <key>` header; throws saying what is wrong with the header. */
+function presentedKey(header: string | undefined): string {
+  if (header === undefined || header.trim() === '') {
+    throw new HeraldError(
+      'HERALD_ERR_INVALID_API_KEY',
+      `missing Authorization header: send "Authorization: ${API_KEY_SCHEME} <key>"`,
+    );
+  }
+  const value = header.trim();
+  const space = value.search(/\s/);
+  const scheme = space === -1 ? value : value.slice(0, space);
+  if (scheme.toLowerCase() !== API_KEY_SCHEME) {
+    throw new HeraldError(
+      'HERALD_ERR_INVALID_API_KEY',
+      `wrong Authorization scheme: send "Authorization: ${API_KEY_SCHEME} <key>"`,
+    );
+  }
+  const key = space === -1 ? '' : value.slice(space).trim();
+  if (key === '') {
+    throw new HeraldError('HERALD_ERR_INVALID_API_KEY', `missing API key after "${API_KEY_SCHEME}"`);
+  }
+  return key;
+}
+
+function digest(text: string): Buffer {
+  return createHash('sha256').update(text).digest();
+}

@@ -1,0 +1,81 @@
+/**
+ * Turns every failure under /api into one body, `{"error": {"code", "wireCode", "message"}}`, with the
+ * HTTP status of the error catalogue (core/errors.ts). Bad input is always a 4xx: fastify's own client
+ * errors (body too large, unsupported content type, ...) are mapped to Herald codes, and anything
+ * unexpected becomes HERALD_ERR_INTERNAL with its details logged, never sent.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { HeraldError } from '../core/errors.ts';
+import { BODY_LIMIT_BYTES } from './schemas.ts';
+
+export interface ErrorBody {
+  readonly error: { readonly code: string; readonly wireCode: number; readonly message: string };
+}
+
+export function errorBody(error: HeraldError): ErrorBody {
+  return { error: { code: error.code, wireCode: error.wireCode, message: error.message } };
+}
+
+/** Installs the error and not-found handlers on the /api scope. */
+export function installErrorHandling(api: FastifyInstance): void {
+  api.setErrorHandler((err: unknown, request, reply) => sendError(request, reply, toApiError(err)));
+  api.setNotFoundHandler((request, reply) =>
+    sendError(
+      request,
+      reply,
+      new HeraldError('HERALD_ERR_NOT_FOUND', `no route ${request.method} ${routePath(request)}`),
+    ),
+  );
+}
+
+function sendError(request: FastifyRequest, reply: FastifyReply, error: HeraldError): FastifyReply {
+  if (error.code === 'HERALD_ERR_INTERNAL') {
+    request.log.error(
+      { err: error.cause ?? error, method: request.method, url: request.url },
+      'server API failure',
+    );
+  } else if (error.httpStatus >= 500) {
+    request.log.warn({ code: error.code, url: request.url }, error.message);
+  }
+  if (error.code === 'HERALD_ERR_INVALID_API_KEY') reply.header('www-authenticate', 'apikey');
+  return reply.code(error.httpStatus).send(errorBody(error));
+}
+
+/** Maps anything thrown while serving an API request to the HeraldError to answer with. */
+export function toApiError(err: unknown): HeraldError {
+  if (err instanceof HeraldError) return err;
+  const code = fastifyCode(err);
+  switch (code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new HeraldError(
+        'HERALD_ERR_PAYLOAD_TOO_LARGE',
+        `the request body is larger than ${BODY_LIMIT_BYTES} bytes`,
+      );
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new HeraldError('HERALD_ERR_BAD_REQUEST', 'unsupported content type: send application/json');
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return new HeraldError('HERALD_ERR_INVALID_JSON', 'the request body is not valid JSON');
+  }
+  const status = statusOf(err);
+  if (status !== undefined && status >= 400 && status < 500 && err instanceof Error) {
+    // fastify's other client errors (content-length mismatch, aborted body, ...) carry fixed messages.
+    return new HeraldError('HERALD_ERR_BAD_REQUEST', err.message, { cause: err });
+  }
+  return new HeraldError('HERALD_ERR_INTERNAL', 'internal server error', { cause: err });
+}
+
+function fastifyCode(err: unknown): string | undefined {
+  if (typeof err !== 'object' || err === null || !('code' in err)) return undefined;
+  return typeof err.code === 'string' ? err.code : undefined;
+}
+
+function statusOf(err: unknown): number | undefined {
+  if (typeof err !== 'object' || err === null || !('statusCode' in err)) return undefined;
+  return typeof err.statusCode === 'number' ? err.statusCode : undefined;
+}
+
+function routePath(request: FastifyRequest): string {
+  const path = request.url.split('?')[0] ?? '';
+  return path.length > 200 ? `${path.slice(0, 200)}…` : path;
+}

@@ -1,0 +1,57 @@
+/** GET /api/channels: the channels with subscribers, with how many. */
+import type { FastifyInstance } from 'fastify';
+import type { HeraldNode } from '../../node/node.ts';
+import type { FromSchema } from '../schema-types.ts';
+import { errorResponses } from '../schemas.ts';
+
+const channelsQuery = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    pattern: {
+      type: 'string',
+      description:
+        'Only channels matching this pattern: a channel name in which `*` stands for any run of characters, e.g. `chat:*`.',
+      examples: ['chat:*'],
+    },
+  },
+} as const;
+
+type ChannelsQuery = FromSchema<typeof channelsQuery>;
+
+export function registerChannelsRoute(api: FastifyInstance, node: HeraldNode): void {
+  api.get<{ Querystring: ChannelsQuery }>(
+    '/channels',
+    {
+      schema: {
+        tags: ['channels'],
+        summary: 'List active channels',
+        description:
+          'Lists the channels that have at least one subscriber, sorted by name, with their subscriber counts. With the memory engine this is the whole server; with several nodes each node reports its own subscribers.',
+        querystring: channelsQuery,
+        response: {
+          200: {
+            type: 'object',
+            description: 'The channels with subscribers.',
+            required: ['channels'],
+            properties: {
+              channels: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  required: ['channel', 'subscribers'],
+                  properties: {
+                    channel: { type: 'string' },
+                    subscribers: { type: 'integer', description: 'Connections subscribed to the channel.' },
+                  },
+                },
+              },
+            },
+          },
+          ...errorResponses(400, 401, 500),
+        },
+      },
+    },
+    async (request) => ({ channels: node.channels(request.query.pattern) }),
+  );
+}

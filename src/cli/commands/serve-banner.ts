@@ -1,0 +1,63 @@
+/**
+ * The text `herald serve` prints to stderr when it generated a secret: a person starting Herald for the
+ * first time needs the generated key and secret, a token to try a client with, and a command to
+ * publish with. It is not a log line: logs go to stdout as JSON; this is for the person at the terminal.
+ */
+import type { HeraldConfig } from '../../config/config.ts';
+import { DEFAULT_URL } from './client-options.ts';
+
+export interface BannerInput {
+  /** Where the server listens, with the real port: `http://127.0.0.1:8080`. */
+  readonly url: string;
+  readonly config: HeraldConfig;
+  /** A token for user `demo`, minted with the token secret. */
+  readonly demoToken: string;
+  /** Its lifetime as written for people, e.g. "24h". */
+  readonly demoTokenTtl: string;
+}
+
+export function startBanner({ url, config, demoToken, demoTokenTtl }: BannerInput): string {
+  const { generated } = config;
+  const apiKey = generated.apiKey ? config.apiKey : '<your API key>';
+  const secrets: string[] = [];
+  if (generated.apiKey) secrets.push(`  API key:       ${config.apiKey}`);
+  if (generated.tokenSecret) secrets.push(`  Token secret:  ${config.tokenSecret}`);
+  const variables = [generated.apiKey && 'HERALD_API_KEY', generated.tokenSecret && 'HERALD_TOKEN_SECRET']
+    .filter((name) => name !== false)
+    .join(' / ');
+  const urlFlag = url === DEFAULT_URL ? '' : ` --url ${url}`;
+  const lines = [
+    '',
+    `Herald is running at ${url} with ${engineDescription(config)}.`,
+    '',
+    'Generated at start (not stored anywhere):',
+    ...secrets,
+    `Set ${variables} to keep ${secrets.length === 1 ? 'it' : 'them'} across restarts.`,
+    '',
+    `Development client token for user "demo" (expires in ${demoTokenTtl}):`,
+    `  ${demoToken}`,
+    '',
+    'Publish a message:',
+    `  curl -X POST ${url}/api/publish -H 'Authorization: apikey ${apiKey}' -H 'Content-Type: application/json' -d '{"channel":"chat:lobby","data":{"text":"hello"}}'`,
+    '',
+    'Watch a channel:',
+    `  herald subscribe chat:lobby${urlFlag} --token ${demoToken}`,
+    '',
+  ];
+  return lines.join('\n');
+}
+
+function engineDescription(config: HeraldConfig): string {
+  if (config.redisClusterNodes !== undefined) {
+    return `Redis Cluster (seed nodes ${config.redisClusterNodes.join(', ')})`;
+  }
+  if (config.redisUrl !== undefined) return `Redis at ${withoutPassword(config.redisUrl)}`;
+  return 'the memory engine (one node, nothing persisted; set HERALD_REDIS_URL to use Redis)';
+}
+
+/** The Redis URL with its password masked: the banner may end up in a terminal recording or a CI log. */
+function withoutPassword(redisUrl: string): string {
+  const url = new URL(redisUrl);
+  if (url.password !== '') url.password = '***';
+  return url.href;
+}

@@ -1,0 +1,112 @@
+/** `herald serve`: loads the configuration, starts the server, and stops it cleanly on SIGINT/SIGTERM. */
+import { Option, type Command } from 'commander';
+import { pino, type Logger } from 'pino';
+import { mintToken } from '../../auth/tokens.ts';
+import type { HeraldConfig } from '../../config/config.ts';
+import { ConfigError, loadConfig } from '../../config/load.ts';
+import { SCALAR_KEYS, SCALAR_NAMES, type ScalarKey } from '../../config/schema.ts';
+import type { HeraldServer } from '../../server.ts';
+import { CliError, EXIT_FAILURE, EXIT_USAGE, type CliIo } from './io.ts';
+import { startBanner } from './serve-banner.ts';
+
+/** The banner's token for user `demo`: long enough for a day of trying things out. */
+const DEMO_TOKEN_TTL = { seconds: 24 * 3600, text: '24h' };
+
+/** Help for each configuration flag; docs/configuration.md has the full table. */
+const FLAG_HELP: Readonly<Record<ScalarKey, readonly [placeholder: string, help: string]>> = {
+  port: ['port', 'HTTP port; 0 picks a free one (default 8080)'],
+  host: ['address', 'address to listen on (default 127.0.0.1: this machine only)'],
+  redisUrl: ['url', 'redis:// or rediss:// URL (default: the embedded memory engine)'],
+  redisClusterNodes: ['nodes', 'comma-separated Redis Cluster seed nodes host:port'],
+  apiKey: ['key', 'server API key, at least 16 characters (default: generated and printed)'],
+  tokenSecret: [
+    'secret',
+    'HMAC secret for client tokens, at least 32 bytes (default: generated and printed)',
+  ],
+  allowedOrigins: [
+    'origins',
+    'comma-separated browser origins allowed to connect; * = any (default: same origin only)',
+  ],
+  maxFrameSize: ['size', 'largest frame a client may send, e.g. 64KiB (default 64KiB)'],
+  maxOutboundBuffer: [
+    'size',
+    'per-connection send buffer before a slow client is dropped, e.g. 4MiB (default 4MiB)',
+  ],
+  maxSubscriptionsPerConnection: ['count', 'subscriptions one connection may hold (default 256)'],
+  pingInterval: ['duration', 'time between server pings, e.g. 25s (default 25s)'],
+  pongTimeout: ['duration', 'time a client has to answer a ping (default 10s)'],
+  connectTimeout: ['duration', 'time a new connection has to send connect (default 10s)'],
+  historyMaxLimit: ['count', 'most publications one history call returns (default 1000)'],
+  idempotencyTtl: ['duration', 'how long idempotency keys are remembered (default 5m)'],
+  nodeName: ['name', 'this node’s name in info and logs (default: the host name)'],
+  logLevel: ['level', 'fatal, error, warn, info, debug, trace or silent (default info)'],
+};
+
+export function registerServe(program: Command, io: CliIo): void {
+  const command = program
+    .command('serve')
+    .description('run a Herald node (flags > HERALD_* environment > config file > defaults)')
+    .option('--config <path>', 'config file (default: HERALD_CONFIG or ./herald.config.json if present)');
+  for (const key of SCALAR_KEYS) {
+    const { flag, env } = SCALAR_NAMES[key];
+    const [placeholder, help] = FLAG_HELP[key];
+    command.addOption(new Option(`--${flag} <${placeholder}>`, `${help} [${env}]`));
+  }
+  command.action((options: Record<string, unknown>) => serve(options, io));
+}
+
+async function serve(flags: Record<string, unknown>, io: CliIo): Promise<void> {
+  const config = load(flags, io);
+  const logger = pino({ level: config.logLevel, base: { pid: process.pid, node: config.nodeName } });
+  const server = await start(config, logger);
+  if (config.generated.apiKey || config.generated.tokenSecret) {
+    const demoToken = await mintToken(config.tokenSecret, {
+      user: 'demo',
+      ttlSeconds: DEMO_TOKEN_TTL.seconds,
+    });
+    io.writeErr(startBanner({ url: server.url, config, demoToken, demoTokenTtl: DEMO_TOKEN_TTL.text }));
+  }
+  stopOnSignal(server, logger, io);
+}
+
+function load(flags: Record<string, unknown>, io: CliIo): HeraldConfig {
+  try {
+    return loadConfig({ flags, env: io.env, cwd: io.cwd });
+  } catch (err) {
+    if (err instanceof ConfigError) throw new CliError(err.message, EXIT_USAGE, { cause: err });
+    throw err;
+  }
+}
+
+async function start(config: HeraldConfig, logger: Logger): Promise<HeraldServer> {
+  // Loaded here so that the client commands do not load the whole server.
+  const { startHerald } = await import('../../server.ts');
+  try {
+    return await startHerald(config, { logger });
+  } catch (err) {
+    logger.fatal({ err }, 'start failed');
+    const reason = err instanceof Error ? err.message : String(err);
+    throw new CliError(`error: Herald could not start: ${reason}`, EXIT_FAILURE, { cause: err });
+  }
+}
+
+/** The first signal closes the server (connections, engine) and exits 0; a second one exits at once. */
+function stopOnSignal(server: HeraldServer, logger: Logger, io: CliIo): void {
+  let stopping = false;
+  io.onSignal((signal) => {
+    if (stopping) {
+      logger.warn({ signal }, 'second signal: exiting without waiting for shutdown');
+      io.exit(EXIT_FAILURE);
+      return;
+    }
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    server.close().then(
+      () => io.exit(0),
+      (err: unknown) => {
+        logger.error({ err }, 'shutdown failed');
+        io.exit(EXIT_FAILURE);
+      },
+    );
+  });
+}

@@ -1,0 +1,123 @@
+/**
+ * Builds the HeraldConfig from its sources. Precedence: command-line flags > HERALD_* environment
+ * variables > config file (`--config`, `HERALD_CONFIG`, or `herald.config.json` in the working
+ * directory) > defaults. Every source is validated; the first problem stops the start with a
+ * ConfigError naming the key and where it came from.
+ */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { DEFAULT_NAMESPACE_OPTIONS, type NamespaceOptions } from '../core/namespace.ts';
+import type { HeraldConfig } from './config.ts';
+import { ConfigError } from './config-error.ts';
+import type { NamespaceInput, ScalarKey, ScalarValues } from './schema.ts';
+import { locateConfigFile, readEnvLayer, readFileLayer, readFlagLayer, type Layer } from './sources.ts';
+
+export { ConfigError } from './config-error.ts';
+
+export interface LoadConfigInput {
+  /** Commander's option object: camelCased flag names (`redisUrl`, `config`) with string values. */
+  readonly flags: Record<string, unknown>;
+  readonly env: NodeJS.ProcessEnv;
+  /** Where relative config file paths (and the default `herald.config.json`) are looked up. */
+  readonly cwd: string;
+}
+
+/** The values used where no source sets a key. */
+export const CONFIG_DEFAULTS = {
+  port: 8080,
+  host: '127.0.0.1',
+  allowedOrigins: [] as readonly string[],
+  maxFrameBytes: 64 * 1024,
+  maxOutboundBytes: 4 * 1024 * 1024,
+  maxSubscriptionsPerConnection: 256,
+  pingIntervalMs: 25_000,
+  pongTimeoutMs: 10_000,
+  connectTimeoutMs: 10_000,
+  historyMaxLimit: 1000,
+  idempotencyTtlMs: 5 * 60_000,
+  logLevel: 'info',
+} as const;
+
+/** Where each set key came from, for errors about combinations of keys. */
+type Origins = Partial<Record<ScalarKey, { readonly key: string; readonly source: string }>>;
+
+export function loadConfig(input: LoadConfigInput): HeraldConfig {
+  const location = locateConfigFile(input.flags, input.env, input.cwd);
+  const file = location === undefined ? undefined : readFileLayer(location);
+  const layers = [file, readEnvLayer(input.env), readFlagLayer(input.flags)];
+  const values: ScalarValues = {};
+  const origins: Origins = {};
+  for (const layer of layers) if (layer !== undefined) mergeLayer(values, origins, layer);
+  checkCombinations(origins);
+  return buildConfig(values, file);
+}
+
+/** Copies the keys `layer` sets over those of earlier (lower-precedence) layers. */
+function mergeLayer(values: ScalarValues, origins: Origins, layer: Layer): void {
+  for (const [key, value] of Object.entries(layer.values) as [ScalarKey, unknown][]) {
+    if (value === undefined) continue;
+    Object.assign(values, { [key]: value });
+    origins[key] = { key: layer.spell(key), source: layer.source };
+  }
+}
+
+function checkCombinations(origins: Origins): void {
+  const { redisUrl, redisClusterNodes } = origins;
+  if (redisUrl !== undefined && redisClusterNodes !== undefined) {
+    throw new ConfigError(
+      redisClusterNodes.key,
+      redisClusterNodes.source,
+      `cannot be combined with ${redisUrl.key} (${redisUrl.source}): set a Redis URL for one server or cluster seed nodes, not both`,
+    );
+  }
+}
+
+function buildConfig(values: ScalarValues, file: Layer | undefined): HeraldConfig {
+  const namespaceDefaults = applyNamespace(DEFAULT_NAMESPACE_OPTIONS, file?.namespaceDefaults ?? {});
+  const namespaces = Object.fromEntries(
+    Object.entries(file?.namespaces ?? {}).map(([name, options]) => [
+      name,
+      applyNamespace(namespaceDefaults, options),
+    ]),
+  );
+  const apiKey = values.apiKey ?? generateSecret();
+  const tokenSecret = values.tokenSecret ?? generateSecret();
+  return {
+    port: values.port ?? CONFIG_DEFAULTS.port,
+    host: values.host ?? CONFIG_DEFAULTS.host,
+    ...(values.redisUrl === undefined ? {} : { redisUrl: values.redisUrl }),
+    ...(values.redisClusterNodes === undefined ? {} : { redisClusterNodes: values.redisClusterNodes }),
+    apiKey,
+    tokenSecret,
+    generated: { apiKey: values.apiKey === undefined, tokenSecret: values.tokenSecret === undefined },
+    allowedOrigins: values.allowedOrigins ?? CONFIG_DEFAULTS.allowedOrigins,
+    maxFrameBytes: values.maxFrameSize ?? CONFIG_DEFAULTS.maxFrameBytes,
+    maxOutboundBytes: values.maxOutboundBuffer ?? CONFIG_DEFAULTS.maxOutboundBytes,
+    maxSubscriptionsPerConnection:
+      values.maxSubscriptionsPerConnection ?? CONFIG_DEFAULTS.maxSubscriptionsPerConnection,
+    pingIntervalMs: values.pingInterval ?? CONFIG_DEFAULTS.pingIntervalMs,
+    pongTimeoutMs: values.pongTimeout ?? CONFIG_DEFAULTS.pongTimeoutMs,
+    connectTimeoutMs: values.connectTimeout ?? CONFIG_DEFAULTS.connectTimeoutMs,
+    historyMaxLimit: values.historyMaxLimit ?? CONFIG_DEFAULTS.historyMaxLimit,
+    idempotencyTtlMs: values.idempotencyTtl ?? CONFIG_DEFAULTS.idempotencyTtlMs,
+    nodeName: values.nodeName ?? hostname(),
+    logLevel: values.logLevel ?? CONFIG_DEFAULTS.logLevel,
+    namespaceDefaults,
+    namespaces,
+  };
+}
+
+/** A namespace's options: the fields it sets, the rest from `base`. */
+function applyNamespace(base: NamespaceOptions, patch: NamespaceInput): NamespaceOptions {
+  return {
+    historySize: patch.historySize ?? base.historySize,
+    historyTtlMs: patch.historyTtl ?? base.historyTtlMs,
+    clientPublish: patch.clientPublish ?? base.clientPublish,
+    anonymousSubscribe: patch.anonymousSubscribe ?? base.anonymousSubscribe,
+  };
+}
+
+/** 24 random bytes: 192 bits for the API key; as 32 base64url characters, a 256-bit HS256 key. */
+function generateSecret(): string {
+  return randomBytes(24).toString('base64url');
+}
