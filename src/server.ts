@@ -67,7 +67,7 @@ async function listen(config: HeraldConfig, node: HeraldNode, logger: Logger): P
   const address = app.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
-  logger.info({ port, host: config.host, engine: node.engine, node: node.name }, 'herald started');
+  logger.info({ port, host: config.host, engine: node.engine }, 'herald started');
   let closing: Promise<void> | undefined;
   return {
     url: `http://${host}:${port}`,

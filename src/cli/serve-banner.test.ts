@@ -22,11 +22,13 @@ describe('startBanner', () => {
     expect(text).toContain(
       `curl -X POST http://127.0.0.1:39123/api/publish -H 'Authorization: apikey ${cfg.apiKey}' -H 'Content-Type: application/json' -d '{"channel":"chat:lobby","data":{"text":"hello"}}'`,
     );
-    expect(text).toContain('herald subscribe chat:lobby --url http://127.0.0.1:39123 --token DEMO.TOKEN.SIG');
+    expect(text).toContain(
+      'npx herald subscribe chat:lobby --url http://127.0.0.1:39123 --token DEMO.TOKEN.SIG',
+    );
   });
 
   it('omits --url for the default address', () => {
-    expect(banner(config())).toContain('herald subscribe chat:lobby --token DEMO.TOKEN.SIG');
+    expect(banner(config())).toContain('npx herald subscribe chat:lobby --token DEMO.TOKEN.SIG');
   });
 
   it('shows only what was generated, never a configured secret', () => {

@@ -41,7 +41,7 @@ export function startBanner({ url, config, demoToken, demoTokenTtl }: BannerInpu
     `  curl -X POST ${url}/api/publish -H 'Authorization: apikey ${apiKey}' -H 'Content-Type: application/json' -d '{"channel":"chat:lobby","data":{"text":"hello"}}'`,
     '',
     'Watch a channel:',
-    `  herald subscribe chat:lobby${urlFlag} --token ${demoToken}`,
+    `  npx herald subscribe chat:lobby${urlFlag} --token ${demoToken}`,
     '',
   ];
   return lines.join('\n');
