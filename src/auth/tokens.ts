@@ -18,8 +18,8 @@ export interface TokenClaims {
   readonly info: JsonValue | undefined;
 }
 
-/** Tolerated clock difference between the token issuer and this node, seconds. */
-const CLOCK_TOLERANCE_S = 5;
+/** Tolerated clock difference between the token issuer and this node, seconds (at connect and after). */
+export const CLOCK_TOLERANCE_S = 5;
 const ALGORITHMS = ['HS256'];
 
 export class TokenVerifier {

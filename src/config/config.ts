@@ -15,6 +15,8 @@ export interface HeraldConfig {
   readonly redisUrl?: string;
   /** Redis Cluster seed nodes `host:port` (HERALD_REDIS_CLUSTER_NODES). */
   readonly redisClusterNodes?: readonly string[];
+  /** Prefix of every Redis key and pub/sub channel (HERALD_REDIS_PREFIX), so that several Herald deployments can share one Redis. Default "herald:". */
+  readonly redisPrefix: string;
   /** Key for the server API (HERALD_API_KEY). Generated and printed at start when unset. */
   readonly apiKey: string;
   /** HMAC secret that client tokens are signed with (HERALD_TOKEN_SECRET). Generated when unset. */

@@ -26,6 +26,7 @@ export interface LoadConfigInput {
 export const CONFIG_DEFAULTS = {
   port: 8080,
   host: '127.0.0.1',
+  redisPrefix: 'herald:',
   allowedOrigins: [] as readonly string[],
   maxFrameBytes: 64 * 1024,
   maxOutboundBytes: 4 * 1024 * 1024,
@@ -87,6 +88,7 @@ function buildConfig(values: ScalarValues, file: Layer | undefined): HeraldConfi
     host: values.host ?? CONFIG_DEFAULTS.host,
     ...(values.redisUrl === undefined ? {} : { redisUrl: values.redisUrl }),
     ...(values.redisClusterNodes === undefined ? {} : { redisClusterNodes: values.redisClusterNodes }),
+    redisPrefix: values.redisPrefix ?? CONFIG_DEFAULTS.redisPrefix,
     apiKey,
     tokenSecret,
     generated: { apiKey: values.apiKey === undefined, tokenSecret: values.tokenSecret === undefined },

@@ -128,6 +128,10 @@ const scalarShape = {
   host: nonEmptyText.optional(),
   redisUrl: redisUrl.optional(),
   redisClusterNodes: clusterNodes.optional(),
+  redisPrefix: z
+    .string({ error: 'must be a string' })
+    .regex(/^[A-Za-z0-9_\-.:]{1,64}$/, { error: 'must be 1-64 characters from A-Z a-z 0-9 _ - . :' })
+    .optional(),
   apiKey: apiKey.optional(),
   tokenSecret: tokenSecret.optional(),
   allowedOrigins: z.array(origin, { error: 'must be an array of origins' }).optional(),
@@ -169,6 +173,7 @@ export const SCALAR_NAMES: Readonly<Record<ScalarKey, ScalarName>> = {
   host: { env: 'HERALD_HOST', flag: 'host', kind: 'text' },
   redisUrl: { env: 'HERALD_REDIS_URL', flag: 'redis-url', kind: 'text' },
   redisClusterNodes: { env: 'HERALD_REDIS_CLUSTER_NODES', flag: 'redis-cluster-nodes', kind: 'list' },
+  redisPrefix: { env: 'HERALD_REDIS_PREFIX', flag: 'redis-prefix', kind: 'text' },
   apiKey: { env: 'HERALD_API_KEY', flag: 'api-key', kind: 'text' },
   tokenSecret: { env: 'HERALD_TOKEN_SECRET', flag: 'token-secret', kind: 'text' },
   allowedOrigins: { env: 'HERALD_ALLOWED_ORIGINS', flag: 'allowed-origins', kind: 'list' },

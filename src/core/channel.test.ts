@@ -59,3 +59,19 @@ describe('channel patterns', () => {
     expect(() => compilePattern('chat:(.*)')).toThrow(/invalid channel pattern/);
   });
 });
+
+describe('channel pattern matching cost', () => {
+  it('stays linear for patterns with many stars against hostile names', () => {
+    const match = compilePattern('*a*a*a*a*a*a*a*a*a*a*b');
+    // A backtracking regular expression runs for minutes on these; the glob matcher is linear.
+    expect(match('a'.repeat(250))).toBe(false);
+    expect(match(`${'a'.repeat(240)}b`)).toBe(true);
+  });
+
+  it('matches parts in order without overlapping the suffix', () => {
+    expect(compilePattern('a*ab')('ab')).toBe(false);
+    expect(compilePattern('a*ab')('aab')).toBe(true);
+    expect(compilePattern('*-*-end')('x-y-end')).toBe(true);
+    expect(compilePattern('*-*-end')('x-end')).toBe(false);
+  });
+});

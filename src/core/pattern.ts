@@ -18,12 +18,29 @@ export function compilePattern(pattern: string): ChannelMatcher {
     throw new HeraldError('HERALD_ERR_BAD_REQUEST', `invalid channel pattern ${JSON.stringify(pattern)}`);
   }
   if (!pattern.includes('*')) return (channel) => channel === pattern;
-  const source = pattern
-    .split('*')
-    .map((part) => part.replace(/[.+/\\^$?()[\]{}|-]/g, '\\$&'))
-    .join('.*');
-  const re = new RegExp(`^${source}$`);
-  return (channel) => re.test(channel);
+  const parts = pattern.split('*');
+  return (channel) => globMatch(parts, channel);
+}
+
+/**
+ * Matches `channel` against a pattern split on `*`, in linear time: the first part must start the
+ * channel, the last must end it, and the parts between are found left to right. (A regular expression
+ * with several `.*` backtracks: a hostile channel name could stall the event loop for seconds.)
+ */
+function globMatch(parts: readonly string[], channel: string): boolean {
+  const first = parts[0] ?? '';
+  const last = parts[parts.length - 1] ?? '';
+  if (channel.length < first.length + last.length) return false;
+  if (!channel.startsWith(first) || !channel.endsWith(last)) return false;
+  let at = first.length;
+  const end = channel.length - last.length;
+  for (let i = 1; i < parts.length - 1; i++) {
+    const part = parts[i] ?? '';
+    const found = channel.indexOf(part, at);
+    if (found === -1 || found + part.length > end) return false;
+    at = found + part.length;
+  }
+  return true;
 }
 
 /** One matcher for a list of patterns: true when any of them matches. */

@@ -55,6 +55,8 @@ export interface BrokerEventHandler {
 export interface Broker {
   /** "memory" or "redis", for info and logs. */
   readonly kind: string;
+  /** Whether the engine can serve requests now (Redis reachable); readiness derives from it. */
+  readonly ready: boolean;
   start(handler: BrokerEventHandler): Promise<void>;
   /** Starts receiving the channel's publications through the handler. */
   subscribe(channel: string): Promise<void>;

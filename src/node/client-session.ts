@@ -4,11 +4,19 @@
  * once per event-loop turn, and enforces the connection's limits and deadlines.
  */
 import { randomUUID } from 'node:crypto';
-import { DisconnectCode, METHODS, splitFrame, type ConnectResult, type Method } from '@herald/protocol';
+import {
+  DisconnectCode,
+  METHODS,
+  splitFrame,
+  type ClientInfo,
+  type JsonValue,
+  type ConnectResult,
+  type Method,
+} from '@herald/protocol';
 import { HeraldError, toHeraldError } from '../core/errors.ts';
-import type { Publication, StreamPosition } from '../core/publication.ts';
+import type { Publication } from '../core/publication.ts';
 import type { Identity } from '../auth/permissions.ts';
-import type { TokenClaims } from '../auth/tokens.ts';
+import { CLOCK_TOLERANCE_S, type TokenClaims } from '../auth/tokens.ts';
 import {
   asParams,
   parseConnect,
@@ -35,11 +43,23 @@ export interface Transport {
   terminate(): void;
 }
 
+/** A live publication held back, with its encoded push, while its subscription is being set up. */
+interface Held {
+  readonly publication: Publication;
+  readonly frame: Buffer;
+}
+
 /** A subscription of this connection; while `pending` is set, live publications wait for recovery to finish. */
 interface Subscription {
   lastOffset: number;
   epoch: string;
-  pending: Publication[] | undefined;
+  pending: Held[] | undefined;
+}
+
+/** A command's result, and what to do once its reply is queued. */
+interface Outcome {
+  readonly result: string;
+  readonly afterReply?: () => void;
 }
 
 type State = 'connecting' | 'connected' | 'closed';
@@ -56,11 +76,14 @@ export class ClientSession implements Flushable, Beating {
   #state: State = 'connecting';
   #identity: Identity = { anonymous: true };
   #expiresAt: number | undefined;
+  #info: JsonValue | undefined;
   readonly #node: HeraldNode;
   readonly #transport: Transport;
   readonly #subscriptions = new Map<string, Subscription>();
   #outbound: Buffer[] = [];
   #outboundBytes = 0;
+  /** Bytes of publications held back by subscriptions being set up. */
+  #heldBytes = 0;
   #commands: string[] = [];
   #running = false;
   #connectDeadline: number;
@@ -91,6 +114,11 @@ export class ClientSession implements Flushable, Beating {
   receive(frame: string): void {
     if (this.#state === 'closed') return;
     for (const message of splitFrame(frame)) {
+      // Pongs skip the command queue: a client busy with slow commands is still alive.
+      if (message.includes('"pong"') && isPong(message)) {
+        this.#pongDeadline = undefined;
+        continue;
+      }
       if (this.#commands.length >= MAX_QUEUED_COMMANDS) {
         this.disconnect(DisconnectCode.BAD_REQUEST, 'too many commands in flight');
         return;
@@ -105,8 +133,9 @@ export class ClientSession implements Flushable, Beating {
     const subscription = this.#subscriptions.get(publication.channel);
     if (subscription === undefined) return;
     if (subscription.pending !== undefined) {
-      subscription.pending.push(publication);
-      this.#account(frame.length);
+      if (this.#overLimit()) return;
+      subscription.pending.push({ publication, frame });
+      this.#heldBytes += frame.length;
       return;
     }
     if (publication.offset > 0) {
@@ -171,23 +200,23 @@ export class ClientSession implements Flushable, Beating {
   }
 
   /**
-   * Counts bytes held for the client; false when it is a slow consumer (and was closed). The check
-   * looks at what was already waiting before this message, so one message larger than the limit (a
-   * big recovery reply) still goes out to a client that reads, and memory stays under the limit plus
-   * one message.
+   * True (and the client closed as a slow consumer) when more than the limit is already waiting for
+   * it: queued, held back, or not yet written by the transport. Judging what waits *before* a new
+   * message lets one message larger than the limit (a big recovery reply) through to a client that
+   * reads, while memory stays under the limit plus one message.
    */
-  #account(bytes: number): boolean {
-    const waiting = this.#outboundBytes + this.#transport.bufferedAmount;
-    this.#outboundBytes += bytes;
-    if (waiting <= this.#node.config.maxOutboundBytes) return true;
+  #overLimit(): boolean {
+    const waiting = this.#outboundBytes + this.#heldBytes + this.#transport.bufferedAmount;
+    if (waiting <= this.#node.config.maxOutboundBytes) return false;
     this.#slowConsumer();
-    return false;
+    return true;
   }
 
   #enqueue(message: Buffer): void {
-    if (this.#state === 'closed') return;
+    if (this.#state === 'closed' || this.#overLimit()) return;
     this.#outbound.push(message);
-    if (this.#account(message.length)) this.#node.flusher.markDirty(this);
+    this.#outboundBytes += message.length;
+    this.#node.flusher.markDirty(this);
   }
 
   #enqueueText(message: string): void {
@@ -201,6 +230,7 @@ export class ClientSession implements Flushable, Beating {
     // Queued data is dropped: the client recovers it from history when it reconnects.
     this.#outbound = [];
     this.#outboundBytes = 0;
+    this.#heldBytes = 0;
     this.#transport.close(DisconnectCode.SLOW_CONSUMER, 'slow consumer');
     const transport = this.#transport;
     setTimeout(() => transport.terminate(), SLOW_CONSUMER_TERMINATE_MS).unref();
@@ -259,19 +289,19 @@ export class ClientSession implements Flushable, Beating {
       return;
     }
     try {
-      const result = await this.#dispatch(method as Method, asParams(method, fields[method]));
-      this.#enqueueText(`{"id":${id},"result":${result}}`);
+      const outcome = await this.#dispatch(method as Method, asParams(method, fields[method]));
+      this.#enqueueText(`{"id":${id},"result":${outcome.result}}`);
+      outcome.afterReply?.();
     } catch (err) {
       this.#replyError(id, err);
       if (method === 'connect') this.#failConnect(err);
     }
-    if (method === 'subscribe' && this.#state !== 'closed') this.#activate(fields[method]);
   }
 
   /** Runs one command; resolves to the JSON text of its result. */
-  async #dispatch(method: Method, params: Record<string, unknown>): Promise<string> {
-    if (method === 'ping') return '{}';
-    if (method === 'connect') return JSON.stringify(await this.#connect(params));
+  async #dispatch(method: Method, params: Record<string, unknown>): Promise<Outcome> {
+    if (method === 'ping') return { result: '{}' };
+    if (method === 'connect') return { result: JSON.stringify(await this.#connect(params)) };
     if (this.#state !== 'connected') {
       throw new HeraldError('HERALD_ERR_NOT_CONNECTED', `send "connect" before "${method}"`);
     }
@@ -296,7 +326,7 @@ export class ClientSession implements Flushable, Beating {
             subscription.lastOffset = result.position.offset;
             subscription.epoch = result.position.epoch;
           }
-          return encodeSubscribeResult(result);
+          return { result: encodeSubscribeResult(result), afterReply: () => this.#activate(subscription) };
         } catch (err) {
           if (this.#subscriptions.get(request.channel) === subscription)
             this.#subscriptions.delete(request.channel);
@@ -307,19 +337,29 @@ export class ClientSession implements Flushable, Beating {
       case 'unsubscribe': {
         const { channel } = parseUnsubscribe(params);
         if (this.#subscriptions.delete(channel)) this.#node.unsubscribeClient(this, channel);
-        return '{}';
+        return { result: '{}' };
       }
       case 'publish': {
         const request = parsePublish(params);
-        const info = { client: this.id, user: this.#user };
-        return JSON.stringify(
-          await this.#node.clientPublish(this.#identity, request.channel, request.dataJson, info),
+        const info: ClientInfo = {
+          client: this.id,
+          user: this.#user,
+          ...(this.#info === undefined ? {} : { info: this.#info }),
+        };
+        const published = await this.#node.clientPublish(
+          this.#identity,
+          request.channel,
+          request.dataJson,
+          info,
         );
+        return { result: JSON.stringify(published) };
       }
       case 'history':
-        return encodeHistoryResult(await this.#node.clientHistory(this.#identity, parseHistory(params)));
+        return {
+          result: encodeHistoryResult(await this.#node.clientHistory(this.#identity, parseHistory(params))),
+        };
       case 'refresh':
-        return JSON.stringify(await this.#refresh(params));
+        return { result: JSON.stringify(await this.#refresh(params)) };
     }
   }
 
@@ -331,13 +371,15 @@ export class ClientSession implements Flushable, Beating {
     if (this.#state !== 'connecting')
       throw new HeraldError('HERALD_ERR_ALREADY_CONNECTED', 'already connected');
     this.#applyClaims(claims);
+    this.#node.registerSession(this);
     this.#state = 'connected';
     this.#nextPingAt = Date.now() + this.#node.config.pingIntervalMs;
-    this.#node.registerSession(this);
+    const { name, version } = request;
+    this.#node.logger.debug({ client: this.id, user: this.#user, name, version }, 'client connected');
     const result: ConnectResult = {
       client: this.id,
       version: this.#node.version,
-      ping: Math.round(this.#node.config.pingIntervalMs / 1000),
+      ping: Math.max(1, Math.round(this.#node.config.pingIntervalMs / 1000)),
     };
     if (claims?.expires !== undefined) result.expires = claims.expires;
     return result;
@@ -350,8 +392,10 @@ export class ClientSession implements Flushable, Beating {
       return;
     }
     this.#user = claims.user;
+    this.#info = claims.info;
     this.#identity = { anonymous: false, user: claims.user, channels: claims.channels };
-    this.#expiresAt = claims.expires === undefined ? undefined : claims.expires * 1000;
+    // The same clock-skew tolerance as at connect, so a token accepted there is not dropped at once.
+    this.#expiresAt = claims.expires === undefined ? undefined : (claims.expires + CLOCK_TOLERANCE_S) * 1000;
   }
 
   async #refresh(params: Record<string, unknown>): Promise<{ expires?: number }> {
@@ -372,6 +416,7 @@ export class ClientSession implements Flushable, Beating {
       this.disconnect(DisconnectCode.TOKEN_EXPIRED, 'token expired');
     else if (error.code === 'HERALD_ERR_UNAUTHORIZED')
       this.disconnect(DisconnectCode.UNAUTHORIZED, 'unauthorized');
+    else if (error.code === 'HERALD_ERR_SHUTTING_DOWN') this.disconnect(DisconnectCode.SHUTDOWN, 'shutdown');
     else if (error.temporary) this.disconnect(DisconnectCode.INTERNAL, 'connect failed');
     else this.disconnect(DisconnectCode.BAD_REQUEST, 'bad connect');
   }
@@ -380,14 +425,14 @@ export class ClientSession implements Flushable, Beating {
    * After the subscribe reply is queued: deliver, in order, the live publications that arrived while
    * the subscription was being set up, skipping those the reply already covered.
    */
-  #activate(params: unknown): void {
-    const channel = (params as { channel?: unknown } | null)?.channel;
-    if (typeof channel !== 'string') return;
-    const subscription = this.#subscriptions.get(channel);
-    const pending = subscription?.pending;
-    if (subscription === undefined || pending === undefined) return;
+  #activate(subscription: Subscription): void {
+    const held = subscription.pending;
+    if (held === undefined || this.#state === 'closed') return;
     subscription.pending = undefined;
-    for (const publication of pending) this.deliver(publication, this.#node.encodePush(publication));
+    for (const { publication, frame } of held) {
+      this.#heldBytes -= frame.length;
+      this.deliver(publication, frame);
+    }
   }
 
   #replyError(id: number | undefined, err: unknown): void {
@@ -403,4 +448,12 @@ export class ClientSession implements Flushable, Beating {
   }
 }
 
-export type { StreamPosition };
+/** Whether a message is the client's answer to a server ping, `{"pong":{}}`. */
+function isPong(message: string): boolean {
+  try {
+    const parsed: unknown = JSON.parse(message);
+    return parsed !== null && typeof parsed === 'object' && 'pong' in parsed && !('id' in parsed);
+  } catch {
+    return false;
+  }
+}

@@ -94,11 +94,17 @@ export function parseUnsubscribe(params: Params): UnsubscribeRequest {
 export function parsePublish(params: Params): PublishRequest & { dataJson: string } {
   const channel = channelOf(params);
   if (!('data' in params) || params['data'] === undefined) throw bad('"data" is required');
-  return {
-    channel,
-    data: params['data'] as PublishRequest['data'],
-    dataJson: JSON.stringify(params['data']),
-  };
+  return { channel, data: params['data'] as PublishRequest['data'], dataJson: stringifyData(params['data']) };
+}
+
+/** JSON text of publication data; data nested too deeply to serialise is the client's error, not ours. */
+function stringifyData(data: unknown): string {
+  try {
+    return JSON.stringify(data);
+  } catch (err) {
+    if (err instanceof RangeError) throw bad('"data" is nested too deeply');
+    throw err;
+  }
 }
 
 export function parseHistory(params: Params): HistoryRequest {

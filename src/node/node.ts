@@ -84,6 +84,8 @@ export class HeraldNode {
   readonly #engineChannels = new Set<string>();
   /** Per channel, the tail of its chain of engine subscribe/unsubscribe calls. */
   readonly #engineSync = new Map<string, Promise<void>>();
+  /** Every open session, connected or not yet: shutdown must close them all. */
+  readonly #sessions = new Set<ClientSession>();
   #slowConsumers = 0;
   #closing = false;
 
@@ -104,9 +106,9 @@ export class HeraldNode {
   get engine(): string {
     return this.#broker.kind;
   }
-  /** Whether the node accepts work: not shutting down (and, with Redis, the engine reachable). */
+  /** Whether the node accepts work: not shutting down, and the engine reachable. */
   get ready(): boolean {
-    return !this.#closing;
+    return !this.#closing && this.#broker.ready;
   }
   get slowConsumers(): number {
     return this.#slowConsumers;
@@ -120,7 +122,7 @@ export class HeraldNode {
   async close(): Promise<void> {
     if (this.#closing) return;
     this.#closing = true;
-    for (const session of [...this.hub.allClients()]) session.disconnect(DisconnectCode.SHUTDOWN, 'shutdown');
+    for (const session of [...this.#sessions]) session.disconnect(DisconnectCode.SHUTDOWN, 'shutdown');
     this.#heartbeat.stop();
     await Promise.allSettled(this.#engineSync.values());
     await this.#broker.close();
@@ -134,6 +136,7 @@ export class HeraldNode {
       session.disconnect(DisconnectCode.SHUTDOWN, 'shutdown');
       return;
     }
+    this.#sessions.add(session);
     this.#heartbeat.add(session);
   }
 
@@ -149,12 +152,15 @@ export class HeraldNode {
     return undefined;
   }
 
+  /** A session's `connect` succeeded; refused while the node shuts down. */
   registerSession(session: ClientSession): void {
+    this.#assertOpen();
     this.hub.addClient(session);
   }
 
   /** The session closed: drop it and its subscriptions. */
   releaseSession(session: ClientSession, channels: readonly string[]): void {
+    this.#sessions.delete(session);
     this.#heartbeat.delete(session);
     this.hub.removeClient(session);
     for (const channel of channels) this.unsubscribeClient(session, channel);

@@ -36,6 +36,9 @@ export class WebSocketTransport {
   }
 
   #upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
+    // Node removes its own error listener before the upgrade event: without one, a client that resets
+    // the connection while we answer would crash the process with an unhandled 'error' event.
+    socket.on('error', () => socket.destroy());
     const path = (request.url ?? '').split('?')[0];
     if (path !== WEBSOCKET_PATH) return reject(socket, 404, 'no WebSocket endpoint at this path');
     const offered = (request.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());

@@ -12,6 +12,7 @@ export function testConfig(overrides: Partial<HeraldConfig> = {}): HeraldConfig 
     apiKey: TEST_API_KEY,
     tokenSecret: TEST_TOKEN_SECRET,
     generated: { apiKey: false, tokenSecret: false },
+    redisPrefix: 'herald:',
     allowedOrigins: [],
     maxFrameBytes: 65536,
     maxOutboundBytes: 4 * 1024 * 1024,

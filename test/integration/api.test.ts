@@ -529,6 +529,22 @@ describe('errors', () => {
     expectError(await request('POST', '/api/publish', { body: '', headers }), 'HERALD_ERR_INVALID_JSON');
   });
 
+  it('answers 400 HERALD_ERR_BAD_REQUEST for data nested too deeply to serialise', async () => {
+    const headers = { ...AUTH, 'content-type': 'application/json' };
+    const n = 100_000;
+    const data = '['.repeat(n) + ']'.repeat(n);
+    expectError(
+      await request('POST', '/api/publish', { body: `{"channel":"chat:x","data":${data}}`, headers }),
+      'HERALD_ERR_BAD_REQUEST',
+      'data is nested too deeply',
+    );
+    expectError(
+      await request('POST', '/api/broadcast', { body: `{"channels":["chat:x"],"data":${data}}`, headers }),
+      'HERALD_ERR_BAD_REQUEST',
+      'data is nested too deeply',
+    );
+  });
+
   it('answers 400 HERALD_ERR_BAD_REQUEST for a body that is not application/json', async () => {
     const body = JSON.stringify({ channel: 'a', data: 1 });
     for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'application/octet-stream']) {

@@ -32,7 +32,15 @@ class RecordingSubscriber {
 
   async connect(): Promise<void> {
     const client = await herald.client();
-    client.onPublication((channel, pub) => channel === this.channel && this.#record(pub));
+    // Pushes that arrive in the same frame as the subscribe reply are dispatched before the awaiting
+    // code below runs; hold them so the reply's publications are recorded first, as a client must.
+    const held: PublicationFrame[] = [];
+    let holding = true;
+    client.onPublication((channel, pub) => {
+      if (channel !== this.channel) return;
+      if (holding) held.push(pub);
+      else this.#record(pub);
+    });
     const since = this.#position;
     const result = await client.call(
       'subscribe',
@@ -44,6 +52,8 @@ class RecordingSubscriber {
       for (const pub of result.publications ?? []) this.#record(pub);
     }
     this.#position ??= { offset: result.offset ?? 0, epoch: result.epoch ?? '' };
+    holding = false;
+    for (const pub of held) this.#record(pub);
     this.#client = client;
   }
 

@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect as netConnect } from 'node:net';
+import { once } from 'node:events';
 import WebSocket from 'ws';
 import { SignJWT, UnsecuredJWT } from 'jose';
 import { DisconnectCode, ErrorCode, type PublicationFrame } from '@herald/protocol';
@@ -369,5 +371,86 @@ describe('keep-alive and token lifetime', () => {
     );
     expect(other.code).toBe(ErrorCode.UNAUTHORIZED);
     refreshing.close();
+  });
+});
+
+describe('review findings', () => {
+  it('survives clients that reset the connection while an upgrade is refused', async () => {
+    const { port } = new URL(herald.url);
+    await Promise.all(
+      Array.from({ length: 20 }, async (_, i) => {
+        const socket = netConnect(Number(port), '127.0.0.1');
+        await once(socket, 'connect');
+        const path = i % 2 === 0 ? '/nope' : '/connection/websocket';
+        socket.write(
+          `GET ${path} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+            `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+        );
+        socket.resetAndDestroy();
+      }),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect((await fetch(`${herald.url}/healthz`)).status).toBe(200);
+  });
+
+  it('attaches the token info claim to publications, exactly', async () => {
+    const client = await herald.client({ token: null });
+    const token = await herald.token({ user: 'bob', info: { name: 'Bob' } });
+    const { client: id } = await client.call('connect', { token });
+    const received: PublicationFrame[] = [];
+    client.onPublication((_channel, pub) => received.push(pub));
+    await client.call('subscribe', { channel: 'chat:info' });
+    await client.call('publish', { channel: 'chat:info', data: 'hi' });
+    await waitFor(() => received.length === 1);
+    expect(received[0]?.info).toEqual({ client: id, user: 'bob', info: { name: 'Bob' } });
+    client.close();
+  });
+
+  it('refuses anonymous publishing even where clients may publish', async () => {
+    const open = await startTestHerald({
+      namespaces: { chat: { ...DEFAULT_NAMESPACE_OPTIONS, clientPublish: true, anonymousSubscribe: true } },
+    });
+    try {
+      const client = await open.client({ token: null });
+      await client.call('connect', {});
+      const error = await errorOf(client.call('publish', { channel: 'chat:x', data: 1 }));
+      expect(error.code).toBe(ErrorCode.PERMISSION_DENIED);
+      expect(error.message).toMatch(/anonymous/);
+    } finally {
+      await open.close();
+    }
+  });
+
+  it('answers data nested too deeply with a bad-request error, not an internal one', async () => {
+    const client = await herald.client();
+    const depth = 1900;
+    const reply = await nextMessage(
+      client,
+      `{"id":1,"publish":{"channel":"chat:deep","data":${'['.repeat(depth)}${']'.repeat(depth)}}}`,
+    );
+    const error = reply['error'] as { code: number } | undefined;
+    // Either serialisable (published) or refused as a bad request: never an internal error.
+    if (error !== undefined) expect(error.code).toBe(ErrorCode.BAD_REQUEST);
+    client.close();
+  });
+
+  it('closes a connection that floods commands faster than they run', async () => {
+    const big = await startTestHerald();
+    try {
+      const client = await big.client();
+      client.sendRaw(Array.from({ length: 1100 }, (_, i) => `{"id":${i + 10},"ping":{}}`).join('\n'));
+      expect((await client.closed).code).toBe(DisconnectCode.BAD_REQUEST);
+    } finally {
+      await big.close();
+    }
+  });
+
+  it('closes connections that have not sent connect yet when the server shuts down', async () => {
+    const closing = await startTestHerald();
+    const waiting = await ProtocolClient.open(closing.wsUrl);
+    const connected = await closing.client();
+    await closing.close();
+    expect((await waiting.closed).code).toBe(DisconnectCode.SHUTDOWN);
+    expect((await connected.closed).code).toBe(DisconnectCode.SHUTDOWN);
   });
 });

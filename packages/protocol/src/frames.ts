@@ -82,7 +82,7 @@ export interface PublishResult {
 }
 export interface HistoryRequest {
   channel: string;
-  /** Return publications after this position. Without it, the newest (or oldest with `reverse`). */
+  /** Return publications after this position. Without it, from the oldest kept (the newest with `reverse`). */
   since?: StreamPosition;
   /** At most this many publications (default and maximum: the server's history page size). */
   limit?: number;

@@ -1,7 +1,7 @@
 /** GET /api/history: a channel's stored publications and its current position. */
 import type { FastifyInstance } from 'fastify';
 import { HeraldError } from '../../core/errors.ts';
-import { encodePublication } from '../../core/publication.ts';
+import { encodeHistoryResult } from '../../node/encode-results.ts';
 import type { HeraldNode, HistoryOptions } from '../../node/node.ts';
 import type { FromSchema } from '../schema-types.ts';
 import { channelSchema, epochSchema, errorResponses, offsetSchema, publicationSchema } from '../schemas.ts';
@@ -74,10 +74,9 @@ export function registerHistoryRoute(api: FastifyInstance, node: HeraldNode): vo
         ...(limit === undefined ? {} : { limit }),
         ...(reverse === undefined ? {} : { reverse }),
       };
-      const result = await node.history(channel, options);
+      const { publications, offset, epoch: current } = await node.history(channel, options);
       // `data` is stored as JSON text: splice it in rather than parse and re-serialise every publication.
-      const publications = result.publications.map(encodePublication).join(',');
-      const body = `{"publications":[${publications}],"offset":${result.offset},"epoch":${JSON.stringify(result.epoch)}}`;
+      const body = encodeHistoryResult({ publications, position: { offset, epoch: current } });
       return reply.type('application/json; charset=utf-8').send(body);
     },
   );

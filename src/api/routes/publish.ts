@@ -1,6 +1,6 @@
 /** POST /api/publish and POST /api/broadcast: send JSON data to one channel or to many. */
 import type { FastifyInstance } from 'fastify';
-import { toHeraldError } from '../../core/errors.ts';
+import { HeraldError, toHeraldError } from '../../core/errors.ts';
 import type { HeraldNode } from '../../node/node.ts';
 import { errorBody } from '../errors.ts';
 import type { FromSchema } from '../schema-types.ts';
@@ -62,6 +62,21 @@ const broadcastResult = {
 type PublishBody = FromSchema<typeof publishBody>;
 type BroadcastBody = FromSchema<typeof broadcastBody>;
 
+/**
+ * The JSON text of a request's `data`. JSON.parse copes with any nesting but JSON.stringify recurses,
+ * so data nested deeply enough (some 100,000 levels) overflows the stack: that is the client's fault.
+ */
+function encodeData(data: unknown): string {
+  try {
+    return JSON.stringify(data);
+  } catch (err) {
+    if (err instanceof RangeError) {
+      throw new HeraldError('HERALD_ERR_BAD_REQUEST', 'data is nested too deeply', { cause: err });
+    }
+    throw err;
+  }
+}
+
 export function registerPublishRoutes(api: FastifyInstance, node: HeraldNode): void {
   api.post<{ Body: PublishBody }>(
     '/publish',
@@ -78,11 +93,7 @@ export function registerPublishRoutes(api: FastifyInstance, node: HeraldNode): v
     },
     async (request) => {
       const { channel, data, idempotencyKey } = request.body;
-      return node.publish(
-        channel,
-        JSON.stringify(data),
-        idempotencyKey === undefined ? {} : { idempotencyKey },
-      );
+      return node.publish(channel, encodeData(data), idempotencyKey === undefined ? {} : { idempotencyKey });
     },
   );
 
@@ -109,7 +120,7 @@ export function registerPublishRoutes(api: FastifyInstance, node: HeraldNode): v
     },
     async (request) => {
       const { channels, data, idempotencyKey } = request.body;
-      const text = JSON.stringify(data);
+      const text = encodeData(data);
       const options = idempotencyKey === undefined ? {} : { idempotencyKey };
       const outcomes = await Promise.allSettled(
         channels.map((channel) => node.publish(channel, text, options)),

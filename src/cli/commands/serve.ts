@@ -18,6 +18,10 @@ const FLAG_HELP: Readonly<Record<ScalarKey, readonly [placeholder: string, help:
   host: ['address', 'address to listen on (default 127.0.0.1: this machine only)'],
   redisUrl: ['url', 'redis:// or rediss:// URL (default: the embedded memory engine)'],
   redisClusterNodes: ['nodes', 'comma-separated Redis Cluster seed nodes host:port'],
+  redisPrefix: [
+    'prefix',
+    'prefix of every Redis key, to share one Redis between deployments (default herald:)',
+  ],
   apiKey: ['key', 'server API key, at least 16 characters (default: generated and printed)'],
   tokenSecret: [
     'secret',

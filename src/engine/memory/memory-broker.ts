@@ -45,6 +45,7 @@ export function newEpoch(): string {
 
 export class MemoryBroker implements Broker {
   readonly kind = 'memory';
+  readonly ready = true;
   readonly #channels = new Map<string, ChannelState>();
   readonly #subscribed = new Set<string>();
   /** Recent idempotency keys, by channel and key (`channel \0 key`), on channels with or without history. */
@@ -93,7 +94,7 @@ export class MemoryBroker implements Broker {
       this.#deliver({ channel, offset: 0, epoch: '', data: options.data, time: now, ...infoOf(options) });
       return { duplicate: false };
     }
-    const state = this.#state(channel, policy, now);
+    const state = this.#state(channel, policy, now, true);
     state.offset += 1;
     const publication: Publication = {
       channel,
@@ -111,7 +112,7 @@ export class MemoryBroker implements Broker {
   }
 
   async history(channel: string, query: HistoryQuery): Promise<HistoryResult> {
-    const state = this.#state(channel, query.history, this.#now());
+    const state = this.#state(channel, query.history, this.#now(), false);
     const position: StreamPosition = { offset: state.offset, epoch: state.epoch };
     return { publications: readStream(state, query), position };
   }
@@ -143,23 +144,27 @@ export class MemoryBroker implements Broker {
     if (this.#subscribed.has(publication.channel)) this.#handler?.onPublication(publication);
   }
 
-  /** The channel's state, created (with a new epoch) when missing or expired. */
-  #state(channel: string, policy: HistoryPolicy, now: number): ChannelState {
+  /**
+   * The channel's state, created (with a new epoch) when missing or expired. A channel that is only
+   * read (subscribed, history) gets an empty buffer and lives for the history lifetime, so reads of
+   * many channels nobody publishes to cannot hold memory for a day.
+   */
+  #state(channel: string, policy: HistoryPolicy, now: number, publishing: boolean): ChannelState {
     let state = this.#channels.get(channel);
     if (state !== undefined && state.metaExpiresAt <= now) state = undefined;
     if (state === undefined) {
       state = {
         epoch: newEpoch(),
         offset: 0,
-        stream: new RingBuffer(policy.size),
+        stream: new RingBuffer(publishing ? policy.size : 0),
         streamExpiresAt: now + policy.ttlMs,
-        metaExpiresAt: now + Math.max(this.#metaTtlMs, policy.ttlMs),
+        metaExpiresAt: now + policy.ttlMs,
       };
       this.#channels.set(channel, state);
-      return state;
     }
     if (state.streamExpiresAt <= now) state.stream.clear();
-    if (state.stream.capacity !== policy.size) state.stream = resized(state.stream, policy.size);
+    if (publishing && state.stream.capacity !== policy.size)
+      state.stream = resized(state.stream, policy.size);
     return state;
   }
 }
