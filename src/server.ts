@@ -10,6 +10,7 @@ import type { HeraldConfig } from './config/config.ts';
 import { NamespaceRules } from './core/namespace.ts';
 import type { Broker } from './engine/broker.ts';
 import { MemoryBroker } from './engine/memory/memory-broker.ts';
+import { RedisBroker } from './engine/redis/redis-broker.ts';
 import { HeraldNode } from './node/node.ts';
 import { registerOps } from './ops/routes.ts';
 import { WebSocketTransport } from './transports/websocket.ts';
@@ -31,7 +32,7 @@ export interface StartOptions {
 
 export async function startHerald(config: HeraldConfig, options: StartOptions = {}): Promise<HeraldServer> {
   const logger = options.logger ?? pino({ level: config.logLevel });
-  const broker = options.broker ?? createBroker(config);
+  const broker = options.broker ?? createBroker(config, logger);
   const rules = new NamespaceRules(config.namespaceDefaults, new Map(Object.entries(config.namespaces)));
   const node = new HeraldNode({
     broker,
@@ -83,9 +84,13 @@ async function shutdown(app: FastifyInstance, node: HeraldNode): Promise<void> {
   await app.close();
 }
 
-function createBroker(config: HeraldConfig): Broker {
-  if (config.redisUrl !== undefined || config.redisClusterNodes !== undefined) {
-    throw new Error('the Redis engine is not available in this version; unset HERALD_REDIS_URL');
-  }
-  return new MemoryBroker();
+function createBroker(config: HeraldConfig, logger: Logger): Broker {
+  if (config.redisUrl === undefined && config.redisClusterNodes === undefined) return new MemoryBroker();
+  const log = logger.child({ component: 'redis' });
+  return new RedisBroker({
+    ...(config.redisUrl === undefined ? {} : { url: config.redisUrl }),
+    ...(config.redisClusterNodes === undefined ? {} : { clusterNodes: config.redisClusterNodes }),
+    prefix: config.redisPrefix,
+    onError: (err) => log.warn({ err: err.message }, 'redis connection error'),
+  });
 }

@@ -1,0 +1,163 @@
+/**
+ * The Redis connections of one node, standalone or Cluster, behind one small interface: run a script
+ * by SHA (falling back to EVAL when Redis does not know it yet), and subscribe to pub/sub channels on
+ * one subscriber connection per node (per shard in a Cluster, with sharded pub/sub).
+ */
+import { createHash } from 'node:crypto';
+import { createClient, createCluster, type RedisClientType, type RedisClusterType } from 'redis';
+
+export interface RedisScript {
+  readonly source: string;
+  readonly sha: string;
+}
+
+export function redisScript(source: string): RedisScript {
+  return { source, sha: createHash('sha1').update(source).digest('hex') };
+}
+
+export type PubsubListener = (message: string, pubsubChannel: string) => void;
+
+export interface RedisConnection {
+  /** True when commands can be sent and the subscriber connection is up. */
+  readonly ready: boolean;
+  /** Whether publications go through sharded pub/sub (Cluster). */
+  readonly sharded: boolean;
+  connect(): Promise<void>;
+  run(script: RedisScript, keys: readonly string[], args: readonly string[]): Promise<unknown>;
+  subscribe(pubsubChannel: string, listener: PubsubListener): Promise<void>;
+  unsubscribe(pubsubChannel: string): Promise<void>;
+  /** Called with every connection error (they are also retried by the reconnect strategy). */
+  onError(listener: (err: Error) => void): void;
+  close(): Promise<void>;
+}
+
+export interface RedisConnectionOptions {
+  /** redis:// or rediss:// URL (standalone). */
+  readonly url?: string;
+  /** Cluster seed nodes `host:port`. */
+  readonly clusterNodes?: readonly string[];
+}
+
+/**
+ * Reconnect forever with capped, jittered backoff. node-redis does not reconnect after a socket
+ * timeout by default, so the strategy is set explicitly.
+ */
+function reconnectStrategy(retries: number): number {
+  const base = Math.min(2000, 50 * 2 ** Math.min(retries, 6));
+  return Math.round(base / 2 + Math.random() * (base / 2));
+}
+
+const SOCKET = { reconnectStrategy, connectTimeout: 2000 } as const;
+/** Commands fail at once while disconnected instead of piling up: publishes must fail fast. */
+const CLIENT = { disableOfflineQueue: true, pingInterval: 5000 } as const;
+
+function isNoScript(err: unknown): boolean {
+  return err instanceof Error && err.message.startsWith('NOSCRIPT');
+}
+
+export function createRedisConnection(options: RedisConnectionOptions): RedisConnection {
+  if (options.clusterNodes !== undefined && options.clusterNodes.length > 0) {
+    return new ClusterConnection(options.clusterNodes);
+  }
+  return new StandaloneConnection(options.url ?? 'redis://127.0.0.1:6379');
+}
+
+class StandaloneConnection implements RedisConnection {
+  readonly sharded = false;
+  readonly #commands: RedisClientType;
+  readonly #subscriber: RedisClientType;
+  readonly #errorListeners: ((err: Error) => void)[] = [];
+
+  constructor(url: string) {
+    this.#commands = createClient({ url, socket: SOCKET, ...CLIENT });
+    this.#subscriber = this.#commands.duplicate();
+    for (const client of [this.#commands, this.#subscriber]) {
+      client.on('error', (err: Error) => this.#errorListeners.forEach((listener) => listener(err)));
+    }
+  }
+
+  get ready(): boolean {
+    return this.#commands.isReady && this.#subscriber.isReady;
+  }
+
+  async connect(): Promise<void> {
+    await Promise.all([this.#commands.connect(), this.#subscriber.connect()]);
+  }
+
+  async run(script: RedisScript, keys: readonly string[], args: readonly string[]): Promise<unknown> {
+    const options = { keys: [...keys], arguments: [...args] };
+    try {
+      return await this.#commands.evalSha(script.sha, options);
+    } catch (err) {
+      if (!isNoScript(err)) throw err;
+      return this.#commands.eval(script.source, options);
+    }
+  }
+
+  subscribe(pubsubChannel: string, listener: PubsubListener): Promise<void> {
+    return this.#subscriber.subscribe(pubsubChannel, listener);
+  }
+
+  unsubscribe(pubsubChannel: string): Promise<void> {
+    return this.#subscriber.unsubscribe(pubsubChannel);
+  }
+
+  onError(listener: (err: Error) => void): void {
+    this.#errorListeners.push(listener);
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([this.#commands.close(), this.#subscriber.close()]);
+  }
+}
+
+class ClusterConnection implements RedisConnection {
+  readonly sharded = true;
+  readonly #cluster: RedisClusterType;
+  readonly #errorListeners: ((err: Error) => void)[] = [];
+  #connected = false;
+
+  constructor(nodes: readonly string[]) {
+    this.#cluster = createCluster({
+      rootNodes: nodes.map((node) => ({ url: `redis://${node}` })),
+      defaults: { socket: SOCKET, ...CLIENT },
+    });
+    this.#cluster.on('error', (err: Error) => this.#errorListeners.forEach((listener) => listener(err)));
+  }
+
+  get ready(): boolean {
+    return this.#connected && this.#cluster.isReady;
+  }
+
+  async connect(): Promise<void> {
+    await this.#cluster.connect();
+    this.#connected = true;
+  }
+
+  async run(script: RedisScript, keys: readonly string[], args: readonly string[]): Promise<unknown> {
+    const options = { keys: [...keys], arguments: [...args] };
+    try {
+      return await this.#cluster.evalSha(script.sha, options);
+    } catch (err) {
+      if (!isNoScript(err)) throw err;
+      return this.#cluster.eval(script.source, options);
+    }
+  }
+
+  subscribe(pubsubChannel: string, listener: PubsubListener): Promise<void> {
+    return this.#cluster.sSubscribe(pubsubChannel, listener);
+  }
+
+  unsubscribe(pubsubChannel: string): Promise<void> {
+    return this.#cluster.sUnsubscribe(pubsubChannel);
+  }
+
+  onError(listener: (err: Error) => void): void {
+    this.#errorListeners.push(listener);
+  }
+
+  async close(): Promise<void> {
+    this.#connected = false;
+    await this.#cluster.close().catch(() => undefined);
+  }
+}
