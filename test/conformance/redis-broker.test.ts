@@ -1,26 +1,15 @@
-import { afterAll, beforeAll } from 'vitest';
 import { brokerConformance } from './broker-conformance.ts';
 import { RedisBroker } from '../../src/engine/redis/redis-broker.ts';
-import {
-  startRedis,
-  startRedisCluster,
-  uniquePrefix,
-  type RedisCluster,
-  type RedisServer,
-} from '../helpers/redis.ts';
+import { uniquePrefix } from '../helpers/redis.ts';
+import { useRedisTopologies } from '../helpers/redis-topologies.ts';
 
-let redis: RedisServer;
-let cluster: RedisCluster;
+const topologies = useRedisTopologies();
 
-beforeAll(async () => {
-  [redis, cluster] = await Promise.all([startRedis(), startRedisCluster()]);
-});
-afterAll(async () => {
-  await Promise.all([redis?.stop(), cluster?.stop()]);
-});
-
-brokerConformance('redis', async () => new RedisBroker({ url: redis.url, prefix: uniquePrefix() }));
+brokerConformance(
+  'redis',
+  async () => new RedisBroker({ url: topologies.redis.url, prefix: uniquePrefix() }),
+);
 brokerConformance(
   'redis cluster',
-  async () => new RedisBroker({ clusterNodes: cluster.seeds, prefix: uniquePrefix() }),
+  async () => new RedisBroker({ clusterNodes: topologies.cluster.seeds, prefix: uniquePrefix() }),
 );

@@ -3,28 +3,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PublicationFrame } from '@herald/protocol';
 import { DEFAULT_NAMESPACE_OPTIONS } from '../../src/core/namespace.ts';
 import type { HeraldConfig } from '../../src/config/config.ts';
-import {
-  startRedis,
-  startRedisCluster,
-  uniquePrefix,
-  type RedisCluster,
-  type RedisServer,
-} from '../helpers/redis.ts';
+import { uniquePrefix } from '../helpers/redis.ts';
+import { useRedisTopologies } from '../helpers/redis-topologies.ts';
 import { startTestHerald, waitFor, type TestHerald } from '../helpers/herald.ts';
 
-let redis: RedisServer;
-let cluster: RedisCluster;
-
-beforeAll(async () => {
-  [redis, cluster] = await Promise.all([startRedis(), startRedisCluster()]);
-});
-afterAll(async () => {
-  await Promise.all([redis?.stop(), cluster?.stop()]);
-});
+const redis = useRedisTopologies();
 
 const topologies: [string, () => Partial<HeraldConfig>][] = [
-  ['redis', () => ({ redisUrl: redis.url })],
-  ['redis cluster', () => ({ redisClusterNodes: cluster.seeds })],
+  ['redis', () => ({ redisUrl: redis.redis.url })],
+  ['redis cluster', () => ({ redisClusterNodes: redis.cluster.seeds })],
 ];
 
 describe.each(topologies)('two nodes on %s', (_name, engine) => {

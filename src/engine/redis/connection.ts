@@ -51,8 +51,25 @@ const SOCKET = { reconnectStrategy, connectTimeout: 2000 } as const;
 /** Commands fail at once while disconnected instead of piling up: publishes must fail fast. */
 const CLIENT = { disableOfflineQueue: true, pingInterval: 5000 } as const;
 
-function isNoScript(err: unknown): boolean {
-  return err instanceof Error && err.message.startsWith('NOSCRIPT');
+interface ScriptRunner {
+  evalSha(sha: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
+  eval(source: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
+}
+
+/** Runs a script by SHA; Redis answers NOSCRIPT until it has seen the source once (or after a restart). */
+async function runScript(
+  target: ScriptRunner,
+  script: RedisScript,
+  keys: readonly string[],
+  args: readonly string[],
+): Promise<unknown> {
+  const options = { keys: [...keys], arguments: [...args] };
+  try {
+    return await target.evalSha(script.sha, options);
+  } catch (err) {
+    if (!(err instanceof Error && err.message.startsWith('NOSCRIPT'))) throw err;
+    return target.eval(script.source, options);
+  }
 }
 
 export function createRedisConnection(options: RedisConnectionOptions): RedisConnection {
@@ -84,14 +101,8 @@ class StandaloneConnection implements RedisConnection {
     await Promise.all([this.#commands.connect(), this.#subscriber.connect()]);
   }
 
-  async run(script: RedisScript, keys: readonly string[], args: readonly string[]): Promise<unknown> {
-    const options = { keys: [...keys], arguments: [...args] };
-    try {
-      return await this.#commands.evalSha(script.sha, options);
-    } catch (err) {
-      if (!isNoScript(err)) throw err;
-      return this.#commands.eval(script.source, options);
-    }
+  run(script: RedisScript, keys: readonly string[], args: readonly string[]): Promise<unknown> {
+    return runScript(this.#commands, script, keys, args);
   }
 
   subscribe(pubsubChannel: string, listener: PubsubListener): Promise<void> {
@@ -134,14 +145,8 @@ class ClusterConnection implements RedisConnection {
     this.#connected = true;
   }
 
-  async run(script: RedisScript, keys: readonly string[], args: readonly string[]): Promise<unknown> {
-    const options = { keys: [...keys], arguments: [...args] };
-    try {
-      return await this.#cluster.evalSha(script.sha, options);
-    } catch (err) {
-      if (!isNoScript(err)) throw err;
-      return this.#cluster.eval(script.source, options);
-    }
+  run(script: RedisScript, keys: readonly string[], args: readonly string[]): Promise<unknown> {
+    return runScript(this.#cluster, script, keys, args);
   }
 
   subscribe(pubsubChannel: string, listener: PubsubListener): Promise<void> {
