@@ -50,6 +50,14 @@ export interface HistoryResult {
 export interface BrokerEventHandler {
   /** A publication for a channel this node subscribed to, in offset order per channel. */
   onPublication(publication: Publication): void;
+  /** A control message from a node of the deployment (this one included), as it was sent. */
+  onControl(message: string): void;
+  /**
+   * Delivery may have been interrupted: a connection that carries publications came back, or a
+   * Cluster shard changed hands. Publications sent meanwhile may never arrive through the handler,
+   * so the node compares its channels' positions with the engine's and repairs what is missing.
+   */
+  onDeliveryInterrupted(): void;
 }
 
 export interface Broker {
@@ -65,5 +73,14 @@ export interface Broker {
   publish(channel: string, options: PublishOptions): Promise<PublishResult>;
   history(channel: string, query: HistoryQuery): Promise<HistoryResult>;
   removeHistory(channel: string): Promise<void>;
+  /**
+   * Ends the channel's history if its epoch is still `epoch`, so that the next publication starts a
+   * new epoch. For a history that can no longer be trusted: after a Redis failover lost acknowledged
+   * writes, offsets are handed out a second time, and a client recovering across them would skip
+   * publications without knowing. A new epoch makes every such client learn `recovered: false`.
+   */
+  endEpoch(channel: string, epoch: string): Promise<void>;
+  /** Sends a control message to every node of the deployment, this one included. */
+  publishControl(message: string): Promise<void>;
   close(): Promise<void>;
 }

@@ -14,7 +14,7 @@ import {
   type Method,
 } from '@herald/protocol';
 import { HeraldError, toHeraldError } from '../core/errors.ts';
-import type { Publication } from '../core/publication.ts';
+import type { Publication, StreamPosition } from '../core/publication.ts';
 import type { Identity } from '../auth/permissions.ts';
 import { CLOCK_TOLERANCE_S, type TokenClaims } from '../auth/tokens.ts';
 import {
@@ -139,11 +139,41 @@ export class ClientSession implements Flushable, Beating {
       return;
     }
     if (publication.offset > 0) {
-      if (publication.epoch === subscription.epoch && publication.offset <= subscription.lastOffset) return;
+      // Each subscription checks its own continuity: the node repairs the gaps it can, and whatever
+      // reaches here out of line (a skipped offset, another epoch) must not be passed over silently.
+      if (publication.epoch !== subscription.epoch || publication.offset > subscription.lastOffset + 1) {
+        this.insufficientState(publication.channel);
+        return;
+      }
+      if (publication.offset <= subscription.lastOffset) return; // the seam between history and live
       subscription.lastOffset = publication.offset;
-      subscription.epoch = publication.epoch;
     }
     this.#enqueue(frame);
+  }
+
+  /**
+   * The position this connection has reached on a channel: the last publication it was sent (or the
+   * position its subscribe reply gave). Undefined while the subscription is being set up.
+   */
+  streamPosition(channel: string): StreamPosition | undefined {
+    const subscription = this.#subscriptions.get(channel);
+    if (subscription === undefined || subscription.pending !== undefined || subscription.epoch === '') return;
+    return { offset: subscription.lastOffset, epoch: subscription.epoch };
+  }
+
+  /**
+   * The node cannot continue this connection's stream of `channel` without a gap: the client is
+   * closed with 3007 and recovers from its last position when it reconnects (or learns
+   * `recovered: false`). The whole connection goes, because the protocol recovers on reconnect.
+   */
+  insufficientState(channel: string): void {
+    if (!this.#subscriptions.has(channel) || this.#state === 'closed') return;
+    this.#node.logger.info(
+      { client: this.id, user: this.#user, channel },
+      'client must recover: stream discontinuous',
+    );
+    this.#node.countInsufficientState();
+    this.disconnect(DisconnectCode.INSUFFICIENT_STATE, 'insufficient state');
   }
 
   /** Writes everything queued since the last flush as one frame. */

@@ -58,6 +58,10 @@ export class Hub<C extends HubClient> {
     return this.#channels.entries();
   }
 
+  channelNames(): IterableIterator<string> {
+    return this.#channels.keys();
+  }
+
   get clientCount(): number {
     return this.#clients.size;
   }

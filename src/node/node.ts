@@ -22,11 +22,29 @@ import {
 import type { Broker, HistoryPolicy } from '../engine/broker.ts';
 import type { HeraldConfig } from '../config/config.ts';
 import packageJson from '../../package.json' with { type: 'json' };
+import { ChannelStreams } from './channel-streams.ts';
 import type { ClientSession } from './client-session.ts';
+import type { NodeInfo, SurveyRequest } from './control-messages.ts';
+import { ControlPlane } from './control-plane.ts';
 import type { HistoryOutcome, SubscribeOutcome } from './encode-results.ts';
+import { EngineSubscriptions } from './engine-subscriptions.ts';
 import { FlushScheduler } from './flush-scheduler.ts';
 import { Heartbeat } from './heartbeat.ts';
 import { Hub } from './hub.ts';
+
+export type { NodeInfo };
+
+/**
+ * How often the node reconciles its engine subscriptions with its local ones and compares every
+ * subscribed channel's position with the engine's, repairing what pub/sub lost. Between these checks,
+ * a lost publication is noticed by the next one on its channel; this bounds how long the last
+ * publication before a silence can go missing. Immediately after a Redis reconnection too.
+ */
+const MAINTENANCE_INTERVAL_MS = 15_000;
+/** How soon a check round that could not reach the engine is tried again. */
+const CHECK_RETRY_MS = 1000;
+/** Position checks in flight at once, so a node with many channels does not flood Redis. */
+const CHECK_CONCURRENCY = 32;
 
 export interface NodeOptions {
   readonly broker: Broker;
@@ -48,21 +66,9 @@ export interface HistoryOptions {
   readonly reverse?: boolean;
 }
 
-export interface NodeInfo {
-  readonly id: string;
-  readonly name: string;
-  readonly version: string;
-  readonly engine: string;
-  /** Seconds since the node started. */
-  readonly uptime: number;
-  readonly connections: number;
-  readonly subscriptions: number;
-  readonly channels: number;
-}
-
 export interface ChannelSummary {
   readonly channel: string;
-  /** Subscribers on this node. */
+  /** Connections subscribed to the channel. */
   readonly subscribers: number;
 }
 
@@ -80,13 +86,17 @@ export class HeraldNode {
   readonly #broker: Broker;
   readonly #rules: NamespaceRules;
   readonly #tokens: TokenVerifier;
-  /** Channels the engine delivers to this node. */
-  readonly #engineChannels = new Set<string>();
-  /** Per channel, the tail of its chain of engine subscribe/unsubscribe calls. */
-  readonly #engineSync = new Map<string, Promise<void>>();
+  readonly #engineSubscriptions: EngineSubscriptions;
+  readonly #streams: ChannelStreams;
+  readonly #control: ControlPlane;
   /** Every open session, connected or not yet: shutdown must close them all. */
   readonly #sessions = new Set<ClientSession>();
+  #maintenanceTimer: NodeJS.Timeout | undefined;
+  /** A round of position checks is running, and whether another was asked for meanwhile. */
+  #checking: Promise<void> | undefined;
+  #checkAgain = false;
   #slowConsumers = 0;
+  #insufficientState = 0;
   #closing = false;
 
   constructor(options: NodeOptions) {
@@ -98,6 +108,27 @@ export class HeraldNode {
     const { pingIntervalMs, pongTimeoutMs, connectTimeoutMs } = options.config;
     const tick = Math.min(1000, Math.max(20, Math.min(pingIntervalMs, pongTimeoutMs, connectTimeoutMs) / 4));
     this.#heartbeat = new Heartbeat(tick);
+    this.#streams = new ChannelStreams({
+      read: (channel, sinceOffset) => this.#readStream(channel, sinceOffset),
+      deliver: (publication) => this.#fanOut(publication),
+      onRewound: (channel, position) => this.#onRewound(channel, position),
+      onEpochLost: (channel, position) => this.#onEpochLost(channel, position),
+      onError: (err, channel) => this.logger.warn({ err, channel }, 'could not repair a channel stream'),
+    });
+    this.#engineSubscriptions = new EngineSubscriptions({
+      broker: this.#broker,
+      wanted: (channel) => this.hub.hasSubscribers(channel) && !this.#closing,
+      onSubscribing: (channel) => {
+        if (historyPolicy(this.#rules.forChannel(channel)) !== undefined) this.#streams.open(channel);
+      },
+      onUnsubscribed: (channel) => this.#streams.close(channel),
+    });
+    this.#control = new ControlPlane({
+      broker: this.#broker,
+      logger: this.logger,
+      describe: () => this.info(),
+      answer: (request) => this.#answerSurvey(request),
+    });
   }
 
   get name(): string {
@@ -113,18 +144,34 @@ export class HeraldNode {
   get slowConsumers(): number {
     return this.#slowConsumers;
   }
-
-  async start(): Promise<void> {
-    await this.#broker.start({ onPublication: (publication) => this.#fanOut(publication) });
+  /** Clients closed with 3007 because their stream could not be continued without a gap. */
+  get insufficientStateDisconnects(): number {
+    return this.#insufficientState;
   }
 
-  /** Disconnects every client (telling them to reconnect elsewhere) and closes the engine. */
+  async start(): Promise<void> {
+    await this.#broker.start({
+      onPublication: (publication) => this.#streams.receive(publication),
+      onControl: (message) => this.#control.receive(message),
+      onDeliveryInterrupted: () => {
+        this.logger.info('engine delivery was interrupted: checking every channel');
+        void this.checkStreams();
+      },
+    });
+    await this.#control.start();
+    this.#maintenanceTimer = setInterval(() => this.#maintain(), MAINTENANCE_INTERVAL_MS);
+    this.#maintenanceTimer.unref();
+  }
+
+  /** Disconnects every client (telling them to reconnect elsewhere), leaves the deployment and closes the engine. */
   async close(): Promise<void> {
     if (this.#closing) return;
     this.#closing = true;
+    clearInterval(this.#maintenanceTimer);
     for (const session of [...this.#sessions]) session.disconnect(DisconnectCode.SHUTDOWN, 'shutdown');
     this.#heartbeat.stop();
-    await Promise.allSettled(this.#engineSync.values());
+    await this.#control.stop();
+    await this.#engineSubscriptions.settle();
     await this.#broker.close();
   }
 
@@ -179,7 +226,7 @@ export class HeraldNode {
     const options = this.#rules.forChannel(channel);
     checkSubscribe(session.identity, options, channel);
     this.hub.subscribe(channel, session);
-    await this.#syncEngine(channel);
+    await this.#engineSubscriptions.sync(channel);
     const policy = historyPolicy(options);
     if (policy === undefined) {
       return since === undefined
@@ -192,6 +239,7 @@ export class HeraldNode {
       channel,
       since === undefined ? query : { ...query, sinceOffset: since.offset },
     );
+    this.#streams.seed(channel, position);
     if (since === undefined) return { recoverable: true, position };
     const recovered = coversGap(since, position, publications);
     return { recoverable: true, position, recovered, publications: recovered ? publications : [] };
@@ -199,8 +247,9 @@ export class HeraldNode {
 
   unsubscribeClient(session: ClientSession, channel: string): void {
     if (this.hub.unsubscribe(channel, session)) {
-      this.#syncEngine(channel).catch((err: unknown) => {
-        this.logger.error({ err, channel }, 'engine unsubscribe failed');
+      this.#engineSubscriptions.sync(channel).catch((err: unknown) => {
+        // Retried by the next maintenance round.
+        this.logger.warn({ err, channel }, 'engine unsubscribe failed');
       });
     }
   }
@@ -274,16 +323,37 @@ export class HeraldNode {
     return { publications, offset: position.offset, epoch: position.epoch };
   }
 
-  /** Channels with subscribers on this node, optionally filtered by a pattern (`chat:*`). */
-  channels(pattern?: string): ChannelSummary[] {
-    const matches = pattern === undefined ? () => true : compilePattern(pattern);
-    const out: ChannelSummary[] = [];
-    for (const [channel, subscribers] of this.hub.channels()) {
-      if (matches(channel)) out.push({ channel, subscribers: subscribers.size });
+  /** Channels with subscribers on any node, optionally filtered by a pattern (`chat:*`), with their counts. */
+  async channels(pattern?: string): Promise<ChannelSummary[]> {
+    if (pattern !== undefined) compilePattern(pattern);
+    const { answers } = await this.#control.survey(
+      pattern === undefined ? { op: 'channels' } : { op: 'channels', pattern },
+    );
+    const counts = new Map<string, number>();
+    for (const answer of answers) {
+      for (const { channel, subscribers } of asChannelSummaries(answer)) {
+        counts.set(channel, (counts.get(channel) ?? 0) + subscribers);
+      }
     }
-    return out.sort((a, b) => (a.channel < b.channel ? -1 : a.channel > b.channel ? 1 : 0));
+    return sortedSummaries(counts);
   }
 
+  /** Channels with subscribers on this node only. */
+  localChannels(pattern?: string): ChannelSummary[] {
+    const matches = pattern === undefined ? () => true : compilePattern(pattern);
+    const counts = new Map<string, number>();
+    for (const [channel, subscribers] of this.hub.channels()) {
+      if (matches(channel)) counts.set(channel, subscribers.size);
+    }
+    return sortedSummaries(counts);
+  }
+
+  /** The live nodes of the deployment (this one first). */
+  nodes(): NodeInfo[] {
+    return this.#control.nodes();
+  }
+
+  /** This node. */
   info(): NodeInfo {
     return {
       id: this.id,
@@ -297,8 +367,24 @@ export class HeraldNode {
     };
   }
 
-  /** Closes a user's or a client's connections; `reconnect` tells them they may come back. Returns how many. */
-  disconnect(target: DisconnectTarget, options: { readonly reconnect?: boolean } = {}): number {
+  /**
+   * Closes a user's or a client's connections on every node; `reconnect` tells them they may come
+   * back. Resolves to how many were closed.
+   */
+  async disconnect(
+    target: DisconnectTarget,
+    options: { readonly reconnect?: boolean } = {},
+  ): Promise<number> {
+    const { answers } = await this.#control.survey({
+      op: 'disconnect',
+      target,
+      reconnect: options.reconnect === true,
+    });
+    return answers.reduce<number>((sum, answer) => sum + (typeof answer === 'number' ? answer : 0), 0);
+  }
+
+  /** Closes a user's or a client's connections on this node. */
+  disconnectLocal(target: DisconnectTarget, options: { readonly reconnect?: boolean } = {}): number {
     const sessions =
       'user' in target
         ? this.hub.userClients(target.user)
@@ -308,10 +394,43 @@ export class HeraldNode {
     return sessions.length;
   }
 
+  /**
+   * Compares every channel this node follows with the engine's position and repairs what it missed.
+   * Runs after the engine reconnects and periodically; a request while a round runs starts another
+   * when it ends, so no interruption goes unchecked.
+   */
+  checkStreams(): Promise<void> {
+    if (this.#checking !== undefined) {
+      this.#checkAgain = true;
+      return this.#checking;
+    }
+    const round = async () => {
+      let failed: boolean;
+      do {
+        this.#checkAgain = false;
+        failed = false;
+        const channels = [...this.#streams.channels()];
+        for (let i = 0; i < channels.length; i += CHECK_CONCURRENCY) {
+          const batch = channels.slice(i, i + CHECK_CONCURRENCY);
+          const results = await Promise.all(batch.map((channel) => this.#streams.check(channel)));
+          failed ||= results.includes(false);
+        }
+      } while (this.#checkAgain && !this.#closing);
+      // The engine was unreachable for some channel: try again soon rather than at the next round.
+      if (failed && !this.#closing) setTimeout(() => void this.checkStreams(), CHECK_RETRY_MS).unref();
+    };
+    this.#checking = round().finally(() => (this.#checking = undefined));
+    return this.#checking;
+  }
+
   // ---- Internals ----
 
   countSlowConsumer(): void {
     this.#slowConsumers += 1;
+  }
+
+  countInsufficientState(): void {
+    this.#insufficientState += 1;
   }
 
   encodePush(publication: Publication): Buffer {
@@ -329,31 +448,54 @@ export class HeraldNode {
     if (this.#closing) throw new HeraldError('HERALD_ERR_SHUTTING_DOWN', 'the node is shutting down');
   }
 
-  /**
-   * Brings the engine subscription of `channel` in line with the hub. Calls per channel run one after
-   * another and decide from the hub's state when they run, so fast subscribe/unsubscribe churn ends
-   * with the engine subscribed exactly when there are local subscribers.
-   */
-  #syncEngine(channel: string): Promise<void> {
-    const previous = this.#engineSync.get(channel) ?? Promise.resolve();
-    const next = previous.then(() => this.#reconcile(channel));
-    const tail = next.catch(() => undefined);
-    this.#engineSync.set(channel, tail);
-    void tail.then(() => {
-      if (this.#engineSync.get(channel) === tail) this.#engineSync.delete(channel);
-    });
-    return next;
+  /** Reads a followed channel's position, and with `sinceOffset` what came after it. */
+  #readStream(channel: string, sinceOffset: number | undefined) {
+    const policy = historyPolicy(this.#rules.forChannel(channel));
+    if (policy === undefined)
+      throw new HeraldError('HERALD_ERR_HISTORY_DISABLED', `${channel} keeps no history`);
+    const query = { limit: sinceOffset === undefined ? 0 : policy.size, reverse: false, history: policy };
+    return this.#broker.history(channel, sinceOffset === undefined ? query : { ...query, sinceOffset });
   }
 
-  async #reconcile(channel: string): Promise<void> {
-    const wanted = this.hub.hasSubscribers(channel) && !this.#closing;
-    const subscribed = this.#engineChannels.has(channel);
-    if (wanted && !subscribed) {
-      await this.#broker.subscribe(channel);
-      this.#engineChannels.add(channel);
-    } else if (!wanted && subscribed) {
-      this.#engineChannels.delete(channel);
-      await this.#broker.unsubscribe(channel);
+  /**
+   * The channel's history was rewritten (a Redis failover lost acknowledged writes, and offsets the
+   * subscribers saw are being reused): end its epoch so no client recovers across the rewrite, and
+   * make every local subscriber recover (it will learn `recovered: false`).
+   */
+  #onRewound(channel: string, position: StreamPosition): void {
+    this.logger.warn({ channel, ...position }, 'channel history went backwards: ending its epoch');
+    this.#broker.endEpoch(channel, position.epoch).catch((err: unknown) => {
+      this.logger.error({ err, channel }, 'could not end the epoch of a rewritten channel');
+    });
+    for (const session of [...(this.hub.subscribers(channel) ?? [])]) session.insufficientState(channel);
+  }
+
+  /** The channel's history is gone: subscribers still on the old epoch must learn it. */
+  #onEpochLost(channel: string, position: StreamPosition): void {
+    this.logger.warn({ channel, ...position }, 'channel history was lost: a new epoch began');
+    for (const session of [...(this.hub.subscribers(channel) ?? [])]) {
+      const reached = session.streamPosition(channel);
+      if (reached !== undefined && reached.epoch !== position.epoch) session.insufficientState(channel);
+    }
+  }
+
+  /** Reconciles engine subscriptions (retrying failed calls) and checks every stream. */
+  #maintain(): void {
+    const channels = new Set([...this.#engineSubscriptions.channels(), ...this.hub.channelNames()]);
+    for (const channel of channels) {
+      this.#engineSubscriptions.sync(channel).catch((err: unknown) => {
+        this.logger.debug({ err, channel }, 'engine subscription still out of line');
+      });
+    }
+    void this.checkStreams();
+  }
+
+  #answerSurvey(request: SurveyRequest): unknown {
+    switch (request.op) {
+      case 'channels':
+        return this.localChannels(request.pattern);
+      case 'disconnect':
+        return this.disconnectLocal(request.target, { reconnect: request.reconnect });
     }
   }
 }
@@ -371,6 +513,24 @@ function coversGap(
   if (since.epoch !== position.epoch || since.offset > position.offset) return false;
   const missed = position.offset - since.offset;
   return publications.length === missed && (missed === 0 || publications[0]?.offset === since.offset + 1);
+}
+
+/** A survey answer's channels, ignoring anything malformed (a node of another version, say). */
+function asChannelSummaries(answer: unknown): ChannelSummary[] {
+  if (!Array.isArray(answer)) return [];
+  return answer.filter(
+    (item: unknown): item is ChannelSummary =>
+      typeof item === 'object' &&
+      item !== null &&
+      typeof (item as ChannelSummary).channel === 'string' &&
+      typeof (item as ChannelSummary).subscribers === 'number',
+  );
+}
+
+function sortedSummaries(counts: ReadonlyMap<string, number>): ChannelSummary[] {
+  return [...counts]
+    .map(([channel, subscribers]) => ({ channel, subscribers }))
+    .sort((a, b) => (a.channel < b.channel ? -1 : a.channel > b.channel ? 1 : 0));
 }
 
 function isDefined<T>(value: T | undefined): value is T {

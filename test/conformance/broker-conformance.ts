@@ -9,16 +9,28 @@ import type { Broker, HistoryPolicy } from '../../src/engine/broker.ts';
 const policy: HistoryPolicy = { size: 5, ttlMs: 60_000 };
 let counter = 0;
 
-export function brokerConformance(name: string, createBroker: () => Promise<Broker>): void {
+/**
+ * `createBroker(scope)`: brokers created with the same scope belong to one deployment (with Redis, the
+ * same key prefix); every test gets a new scope.
+ */
+export function brokerConformance(name: string, createBroker: (scope: string) => Promise<Broker>): void {
   describe(`${name} broker conformance`, () => {
     let broker: Broker;
     let received: Publication[];
+    let controls: string[];
     let channel: string;
+    let scope: string;
 
     beforeEach(async () => {
-      broker = await createBroker();
+      scope = `conf-${process.pid}-${++counter}:`;
+      broker = await createBroker(scope);
       received = [];
-      await broker.start({ onPublication: (publication) => received.push(publication) });
+      controls = [];
+      await broker.start({
+        onPublication: (publication) => received.push(publication),
+        onControl: (message) => controls.push(message),
+        onDeliveryInterrupted: () => undefined,
+      });
       channel = `conf:${Date.now()}-${++counter}`;
     });
     afterEach(() => broker.close());
@@ -126,6 +138,40 @@ export function brokerConformance(name: string, createBroker: () => Promise<Brok
       const history = await broker.history(channel, { limit: 10, reverse: false, history: policy });
       expect(history.publications).toEqual([]);
       expect(history.position).toEqual(first.position);
+    });
+
+    it('ends an epoch only while it is current, so the next publication starts a new one', async () => {
+      const first = await publish(1);
+      const epoch = first.position?.epoch ?? '';
+      await broker.endEpoch(channel, 'not-the-epoch');
+      expect((await publish(2)).position).toEqual({ offset: 2, epoch });
+      await broker.endEpoch(channel, epoch);
+      const history = await broker.history(channel, { limit: 10, reverse: false, history: policy });
+      expect(history.publications).toEqual([]);
+      expect(history.position.epoch).not.toBe(epoch);
+      const next = await publish(3);
+      expect(next.position).toEqual({ offset: 1, epoch: history.position.epoch });
+    });
+
+    it('carries control messages to every broker of the deployment, this one included', async () => {
+      const other = await createBroker(scope);
+      const otherControls: string[] = [];
+      await other.start({
+        onPublication: () => undefined,
+        onControl: (message) => otherControls.push(message),
+        onDeliveryInterrupted: () => undefined,
+      });
+      try {
+        await broker.publishControl('{"hello":"é ✓"}');
+        await until(() => controls.length === 1);
+        expect(controls).toEqual(['{"hello":"é ✓"}']);
+        if (broker.kind !== 'memory') {
+          await until(() => otherControls.length === 1);
+          expect(otherControls).toEqual(['{"hello":"é ✓"}']);
+        }
+      } finally {
+        await other.close();
+      }
     });
   });
 }

@@ -5,11 +5,13 @@ import { useRedisTopologies } from '../helpers/redis-topologies.ts';
 
 const topologies = useRedisTopologies();
 
+// Each run of the suite gets its own prefix; brokers of one test share their scope within it.
+const run = uniquePrefix();
 brokerConformance(
   'redis',
-  async () => new RedisBroker({ url: topologies.redis.url, prefix: uniquePrefix() }),
+  async (scope) => new RedisBroker({ url: topologies.redis.url, prefix: run + scope }),
 );
 brokerConformance(
   'redis cluster',
-  async () => new RedisBroker({ clusterNodes: topologies.cluster.seeds, prefix: uniquePrefix() }),
+  async (scope) => new RedisBroker({ clusterNodes: topologies.cluster.seeds, prefix: run + scope }),
 );

@@ -27,7 +27,7 @@ export function registerChannelsRoute(api: FastifyInstance, node: HeraldNode): v
         tags: ['channels'],
         summary: 'List active channels',
         description:
-          'Lists the channels that have at least one subscriber, sorted by name, with their subscriber counts. With the memory engine this is the whole server; with several nodes each node reports its own subscribers.',
+          'Lists the channels that have at least one subscriber on any node of the deployment, sorted by name, with their subscriber counts summed over the nodes. Every live node is asked; one that does not answer within 3 seconds is left out (and logged). 503 when the engine is unreachable.',
         querystring: channelsQuery,
         response: {
           200: {
@@ -42,16 +42,19 @@ export function registerChannelsRoute(api: FastifyInstance, node: HeraldNode): v
                   required: ['channel', 'subscribers'],
                   properties: {
                     channel: { type: 'string' },
-                    subscribers: { type: 'integer', description: 'Connections subscribed to the channel.' },
+                    subscribers: {
+                      type: 'integer',
+                      description: 'Connections subscribed to the channel, on all nodes.',
+                    },
                   },
                 },
               },
             },
           },
-          ...errorResponses(400, 401, 500),
+          ...errorResponses(400, 401, 500, 503),
         },
       },
     },
-    async (request) => ({ channels: node.channels(request.query.pattern) }),
+    async (request) => ({ channels: await node.channels(request.query.pattern) }),
   );
 }

@@ -40,16 +40,18 @@ export function registerDisconnectRoute(api: FastifyInstance, node: HeraldNode):
         tags: ['connections'],
         summary: 'Disconnect a user or a client',
         description:
-          'Closes the connections of a user, or one client connection, and answers how many were closed (0 when none matched).',
+          'Closes the connections of a user, or one client connection, on every node of the deployment, and answers how many were closed (0 when none matched). 503 when the engine is unreachable.',
         body: disconnectBody,
         response: {
           200: {
             type: 'object',
             description: 'How many connections were closed.',
             required: ['disconnected'],
-            properties: { disconnected: { type: 'integer', description: 'Connections closed.' } },
+            properties: {
+              disconnected: { type: 'integer', description: 'Connections closed, on all nodes.' },
+            },
           },
-          ...errorResponses(400, 401, 413, 500),
+          ...errorResponses(400, 401, 413, 500, 503),
         },
       },
     },
@@ -60,7 +62,9 @@ export function registerDisconnectRoute(api: FastifyInstance, node: HeraldNode):
       // The schema's oneOf already guarantees this; the check keeps the types honest.
       if (target === undefined)
         throw new HeraldError('HERALD_ERR_BAD_REQUEST', 'body must have exactly one of user, client');
-      return { disconnected: node.disconnect(target, reconnect === undefined ? {} : { reconnect }) };
+      return {
+        disconnected: await node.disconnect(target, reconnect === undefined ? {} : { reconnect }),
+      };
     },
   );
 }

@@ -1,13 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryBroker } from './memory-broker.ts';
 
+const quiet = {
+  onPublication: () => undefined,
+  onControl: () => undefined,
+  onDeliveryInterrupted: () => undefined,
+};
+
 const policy = { size: 10, ttlMs: 1000 };
 
 describe('MemoryBroker expiry', () => {
   it('drops history after its lifetime but keeps the epoch, and forgets the channel after the meta lifetime', async () => {
     let now = 1_000_000;
     const broker = new MemoryBroker({ metaTtlMs: 5000, now: () => now });
-    await broker.start({ onPublication: () => undefined });
+    await broker.start(quiet);
     const first = await broker.publish('a', { data: '1', history: policy });
     now += 1500;
     const expired = await broker.history('a', { limit: 10, reverse: false, history: policy });
@@ -24,7 +30,7 @@ describe('MemoryBroker expiry', () => {
   it('forgets idempotency keys after their window', async () => {
     let now = 0;
     const broker = new MemoryBroker({ now: () => now });
-    await broker.start({ onPublication: () => undefined });
+    await broker.start(quiet);
     const options = { data: '1', history: policy, idempotencyKey: 'k', idempotencyTtlMs: 100 };
     await broker.publish('a', options);
     expect((await broker.publish('a', options)).duplicate).toBe(true);

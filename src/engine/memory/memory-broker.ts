@@ -121,6 +121,16 @@ export class MemoryBroker implements Broker {
     this.#channels.get(channel)?.stream.clear();
   }
 
+  async endEpoch(channel: string, epoch: string): Promise<void> {
+    if (this.#channels.get(channel)?.epoch === epoch) this.#channels.delete(channel);
+  }
+
+  /** One process is the whole deployment: the message comes back to this node, asynchronously like Redis. */
+  async publishControl(message: string): Promise<void> {
+    const handler = this.#handler;
+    queueMicrotask(() => handler?.onControl(message));
+  }
+
   async close(): Promise<void> {
     if (this.#sweepTimer !== undefined) clearInterval(this.#sweepTimer);
     this.#subscribed.clear();

@@ -24,10 +24,17 @@ export interface RedisConnection {
   readonly sharded: boolean;
   connect(): Promise<void>;
   run(script: RedisScript, keys: readonly string[], args: readonly string[]): Promise<unknown>;
+  /** Publishes a message that is not a channel's publication (control messages between nodes). */
+  publish(pubsubChannel: string, message: string): Promise<void>;
   subscribe(pubsubChannel: string, listener: PubsubListener): Promise<void>;
   unsubscribe(pubsubChannel: string): Promise<void>;
   /** Called with every connection error (they are also retried by the reconnect strategy). */
   onError(listener: (err: Error) => void): void;
+  /**
+   * Called when a connection that was up before is up again. node-redis resubscribes by itself, but
+   * what was published while the connection was down is gone from pub/sub.
+   */
+  onReconnected(listener: () => void): void;
   close(): Promise<void>;
 }
 
@@ -84,12 +91,27 @@ class StandaloneConnection implements RedisConnection {
   readonly #commands: RedisClientType;
   readonly #subscriber: RedisClientType;
   readonly #errorListeners: ((err: Error) => void)[] = [];
+  readonly #reconnectListeners: (() => void)[] = [];
 
   constructor(url: string) {
     this.#commands = createClient({ url, socket: SOCKET, ...CLIENT });
     this.#subscriber = this.#commands.duplicate();
     for (const client of [this.#commands, this.#subscriber]) {
       client.on('error', (err: Error) => this.#errorListeners.forEach((listener) => listener(err)));
+    }
+    // Reported once both connections are up again, so the node's checks can run at once.
+    let started = false;
+    let interrupted = false;
+    this.#subscriber.on('ready', () => {
+      interrupted = started;
+      started = true;
+    });
+    for (const client of [this.#commands, this.#subscriber]) {
+      client.on('ready', () => {
+        if (!interrupted || !this.ready) return;
+        interrupted = false;
+        this.#reconnectListeners.forEach((listener) => listener());
+      });
     }
   }
 
@@ -105,6 +127,10 @@ class StandaloneConnection implements RedisConnection {
     return runScript(this.#commands, script, keys, args);
   }
 
+  async publish(pubsubChannel: string, message: string): Promise<void> {
+    await this.#commands.publish(pubsubChannel, message);
+  }
+
   subscribe(pubsubChannel: string, listener: PubsubListener): Promise<void> {
     return this.#subscriber.subscribe(pubsubChannel, listener);
   }
@@ -117,6 +143,10 @@ class StandaloneConnection implements RedisConnection {
     this.#errorListeners.push(listener);
   }
 
+  onReconnected(listener: () => void): void {
+    this.#reconnectListeners.push(listener);
+  }
+
   async close(): Promise<void> {
     await Promise.allSettled([this.#commands.close(), this.#subscriber.close()]);
   }
@@ -126,6 +156,7 @@ class ClusterConnection implements RedisConnection {
   readonly sharded = true;
   readonly #cluster: RedisClusterType;
   readonly #errorListeners: ((err: Error) => void)[] = [];
+  readonly #reconnectListeners: (() => void)[] = [];
   #connected = false;
 
   constructor(nodes: readonly string[]) {
@@ -133,7 +164,15 @@ class ClusterConnection implements RedisConnection {
       rootNodes: nodes.map((node) => ({ url: `redis://${node}` })),
       defaults: { socket: SOCKET, ...CLIENT },
     });
-    this.#cluster.on('error', (err: Error) => this.#errorListeners.forEach((listener) => listener(err)));
+    const onError = (err: Error) => this.#errorListeners.forEach((listener) => listener(err));
+    this.#cluster.on('error', onError);
+    this.#cluster.on('node-error', onError);
+    this.#cluster.on('sharded-channel-moved-error', onError);
+    // Any node coming (back) up after the start may be a shard's subscriber connection, or a
+    // promoted replica taking over a shard: either way publications may have been missed.
+    this.#cluster.on('node-ready', () => {
+      if (this.#connected) this.#reconnectListeners.forEach((listener) => listener());
+    });
   }
 
   get ready(): boolean {
@@ -149,6 +188,10 @@ class ClusterConnection implements RedisConnection {
     return runScript(this.#cluster, script, keys, args);
   }
 
+  async publish(pubsubChannel: string, message: string): Promise<void> {
+    await this.#cluster.sPublish(pubsubChannel, message);
+  }
+
   subscribe(pubsubChannel: string, listener: PubsubListener): Promise<void> {
     return this.#cluster.sSubscribe(pubsubChannel, listener);
   }
@@ -159,6 +202,10 @@ class ClusterConnection implements RedisConnection {
 
   onError(listener: (err: Error) => void): void {
     this.#errorListeners.push(listener);
+  }
+
+  onReconnected(listener: () => void): void {
+    this.#reconnectListeners.push(listener);
   }
 
   async close(): Promise<void> {

@@ -32,6 +32,11 @@ export class RedisKeys {
     return `${this.#prefix}p:{${channel}}`;
   }
 
+  /** The pub/sub channel of control messages between the nodes of this deployment. */
+  control(): string {
+    return `${this.#prefix}control`;
+  }
+
   /** The Herald channel a pub/sub channel name belongs to, or undefined for another deployment's. */
   channelOfPubsub(pubsubChannel: string): string | undefined {
     const head = `${this.#prefix}p:{`;

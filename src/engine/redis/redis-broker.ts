@@ -29,6 +29,7 @@ const script = (name: string) =>
 const PUBLISH = script('publish.lua');
 const HISTORY = script('history.lua');
 const REMOVE_HISTORY = script('remove-history.lua');
+const END_EPOCH = script('end-epoch.lua');
 
 export interface RedisBrokerOptions extends RedisConnectionOptions {
   /** Prefix of every key and pub/sub channel (HERALD_REDIS_PREFIX). Default "herald:". */
@@ -53,6 +54,7 @@ export class RedisBroker implements Broker {
     this.#keys = new RedisKeys(options.prefix ?? 'herald:');
     this.#metaTtlMs = options.metaTtlMs ?? 24 * 3600_000;
     if (options.onError !== undefined) this.#connection.onError(options.onError);
+    this.#connection.onReconnected(() => this.#handler?.onDeliveryInterrupted());
   }
 
   get ready(): boolean {
@@ -62,6 +64,7 @@ export class RedisBroker implements Broker {
   async start(handler: BrokerEventHandler): Promise<void> {
     this.#handler = handler;
     await this.#connection.connect();
+    await this.#connection.subscribe(this.#keys.control(), (message) => this.#handler?.onControl(message));
   }
 
   async subscribe(channel: string): Promise<void> {
@@ -124,6 +127,15 @@ export class RedisBroker implements Broker {
 
   async removeHistory(channel: string): Promise<void> {
     await this.#call(() => this.#connection.run(REMOVE_HISTORY, [this.#keys.stream(channel)], []));
+  }
+
+  async endEpoch(channel: string, epoch: string): Promise<void> {
+    const keys = [this.#keys.stream(channel), this.#keys.meta(channel)];
+    await this.#call(() => this.#connection.run(END_EPOCH, keys, [epoch]));
+  }
+
+  async publishControl(message: string): Promise<void> {
+    await this.#call(() => this.#connection.publish(this.#keys.control(), message));
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,166 @@
+/**
+ * How the nodes of a deployment know each other and act together, over the engine's control channel:
+ *
+ * - **Announcements**: every node describes itself every `announceIntervalMs` with a lifetime of three
+ *   intervals, so the registry lists the live nodes and a node that dies without a word drops out
+ *   within that lifetime. A clean shutdown says `leave` and drops out at once. A node that hears from
+ *   a node it did not know answers with its own announcement, so a new node learns the others at once.
+ * - **Surveys**: a question sent to every node (this one included, through the same channel) whose
+ *   answers are gathered until every live node answered or `surveyTimeoutMs` passed. The server API's
+ *   cluster-wide calls (channels, disconnect) are surveys.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Broker } from '../engine/broker.ts';
+import {
+  decodeControl,
+  encodeControl,
+  type ControlMessage,
+  type NodeInfo,
+  type SurveyRequest,
+} from './control-messages.ts';
+import { NodeRegistry } from './node-registry.ts';
+
+export interface ControlPlaneOptions {
+  readonly broker: Broker;
+  readonly logger: Logger;
+  /** This node's current description; its `id` names the node. */
+  describe(): NodeInfo;
+  /** Answers a survey with facts about this node (and does what it asks). */
+  answer(request: SurveyRequest): unknown;
+  /** Time between announcements. Default 2 s: a dead node drops out within 6 s. */
+  readonly announceIntervalMs?: number;
+  /** How long a survey waits for slow nodes. Default 3 s. */
+  readonly surveyTimeoutMs?: number;
+}
+
+/** The answers to a survey, one per node that answered in time. */
+export interface SurveyAnswers {
+  readonly answers: readonly unknown[];
+  /** Live nodes that did not answer in time. */
+  readonly missing: readonly string[];
+}
+
+interface PendingSurvey {
+  readonly expected: ReadonlySet<string>;
+  readonly answers: Map<string, unknown>;
+  readonly finish: () => void;
+}
+
+export class ControlPlane {
+  readonly #options: ControlPlaneOptions;
+  readonly #id: string;
+  readonly #registry = new NodeRegistry();
+  readonly #surveys = new Map<string, PendingSurvey>();
+  readonly #intervalMs: number;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(options: ControlPlaneOptions) {
+    this.#options = options;
+    this.#id = options.describe().id;
+    this.#intervalMs = options.announceIntervalMs ?? 2000;
+  }
+
+  async start(): Promise<void> {
+    await this.#announce();
+    this.#timer = setInterval(() => void this.#announce(), this.#intervalMs);
+    this.#timer.unref();
+  }
+
+  /** Stops announcing and tells the other nodes this one is leaving (best effort). */
+  async stop(): Promise<void> {
+    clearInterval(this.#timer);
+    for (const survey of this.#surveys.values()) survey.finish();
+    await this.#send({ type: 'leave', node: this.#id }).catch(() => undefined);
+  }
+
+  /** The live nodes of the deployment, this one first, then by name. */
+  nodes(): NodeInfo[] {
+    const self = this.#options.describe();
+    const others = this.#registry
+      .nodes()
+      .filter((node) => node.id !== this.#id)
+      .sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id));
+    return [self, ...others];
+  }
+
+  /** Asks every live node; rejects when the engine cannot carry the question. */
+  async survey(request: SurveyRequest): Promise<SurveyAnswers> {
+    const id = randomUUID();
+    const expected = this.#registry.ids();
+    expected.add(this.#id);
+    const answers = new Map<string, unknown>();
+    let timer: NodeJS.Timeout | undefined;
+    const done = new Promise<void>((resolve) => {
+      const finish = () => {
+        clearTimeout(timer);
+        this.#surveys.delete(id);
+        resolve();
+      };
+      this.#surveys.set(id, { expected, answers, finish });
+      timer = setTimeout(finish, this.#options.surveyTimeoutMs ?? 3000);
+    });
+    try {
+      await this.#send({ type: 'survey', id, from: this.#id, request });
+    } catch (err) {
+      this.#surveys.get(id)?.finish();
+      throw err;
+    }
+    await done;
+    const missing = [...expected].filter((node) => !answers.has(node));
+    if (missing.length > 0)
+      this.#options.logger.warn({ survey: request.op, missing }, 'nodes did not answer a survey in time');
+    return { answers: [...answers.values()], missing };
+  }
+
+  /** A message from the control channel. */
+  receive(text: string): void {
+    const message = decodeControl(text);
+    if (message === undefined) {
+      this.#options.logger.debug({ message: text.slice(0, 200) }, 'control message ignored');
+      return;
+    }
+    switch (message.type) {
+      case 'node':
+        if (this.#registry.update(message.node, message.ttl) && message.node.id !== this.#id)
+          void this.#announce();
+        return;
+      case 'leave':
+        this.#registry.remove(message.node);
+        return;
+      case 'survey':
+        void this.#answer(message.id, message.from, message.request);
+        return;
+      case 'reply': {
+        const survey = message.to === this.#id ? this.#surveys.get(message.id) : undefined;
+        if (survey === undefined) return;
+        survey.answers.set(message.from, message.result);
+        if ([...survey.expected].every((node) => survey.answers.has(node))) survey.finish();
+        return;
+      }
+    }
+  }
+
+  async #answer(id: string, from: string, request: SurveyRequest): Promise<void> {
+    try {
+      const result = this.#options.answer(request);
+      await this.#send({ type: 'reply', id, from: this.#id, to: from, result });
+    } catch (err) {
+      this.#options.logger.warn({ err, survey: request.op }, 'could not answer a survey');
+    }
+  }
+
+  async #announce(): Promise<void> {
+    const node = this.#options.describe();
+    try {
+      await this.#send({ type: 'node', node, ttl: 3 * this.#intervalMs });
+    } catch (err) {
+      // The engine is unreachable: readiness reports it; the node announces again next time.
+      this.#options.logger.debug({ err }, 'node announcement failed');
+    }
+  }
+
+  #send(message: ControlMessage): Promise<void> {
+    return this.#options.broker.publishControl(encodeControl(message));
+  }
+}
