@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { DisconnectCode, type PublicationFrame } from '@herald/protocol';
+import { RedisKeys } from '../../src/engine/redis/keys.ts';
 import { startRedis, uniquePrefix, type RedisServer } from '../helpers/redis.ts';
 import { startTestHerald, waitFor, type TestHerald } from '../helpers/herald.ts';
 
@@ -66,3 +67,16 @@ it('reports not ready and fails publishes with 503 while Redis is down, then tel
   expect(live[0]).toMatchObject({ offset: published.offset, epoch: resumed.epoch });
   again.close();
 }, 40_000);
+
+it('reports a command Redis refused as an internal error, not as Redis being unreachable', async () => {
+  const keys = new RedisKeys(herald.config.redisPrefix);
+  await redis.command('SET', keys.meta('chat:wrong-type'), 'not a hash');
+  const response = await fetch(`${herald.url}/api/publish`, {
+    method: 'POST',
+    headers: { authorization: `apikey ${herald.config.apiKey}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ channel: 'chat:wrong-type', data: 1 }),
+  });
+  expect(response.status).toBe(500);
+  expect(await response.json()).toMatchObject({ error: { code: 'HERALD_ERR_INTERNAL' } });
+  expect(herald.node.ready).toBe(true);
+});

@@ -4,6 +4,7 @@
  * each is one atomic round trip; every key of a channel shares its hash tag (see keys.ts).
  */
 import { readFileSync } from 'node:fs';
+import { ErrorReply } from 'redis';
 import { HeraldError } from '../../core/errors.ts';
 import type { Publication } from '../../core/publication.ts';
 import type {
@@ -166,5 +167,5 @@ export class RedisBroker implements Broker {
 
 /** An error Redis answered with (as opposed to a connection failure). */
 function isRedisReply(err: unknown): boolean {
-  return err instanceof Error && err.constructor.name.endsWith('ErrorReply');
+  return err instanceof ErrorReply;
 }
