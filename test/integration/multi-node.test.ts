@@ -1,6 +1,14 @@
-/** Several Herald nodes sharing one Redis (and one Redis Cluster): what one publishes, all deliver. */
+/**
+ * Several Herald nodes sharing one Redis (and one Redis Cluster): what one publishes, all deliver;
+ * each knows the others, and the server API's calls reach the clients of every node.
+ */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { PublicationFrame } from '@herald/protocol';
+import { DisconnectCode, type PublicationFrame } from '@herald/protocol';
+import type { NodeInfo } from '../../src/node/node.ts';
+import { TEST_API_KEY, TEST_TOKEN_SECRET } from '../helpers/config.ts';
+import { freePort } from '../helpers/free-port.ts';
 import { DEFAULT_NAMESPACE_OPTIONS } from '../../src/core/namespace.ts';
 import type { HeraldConfig } from '../../src/config/config.ts';
 import { uniquePrefix } from '../helpers/redis.ts';
@@ -14,14 +22,47 @@ const topologies: [string, () => Partial<HeraldConfig>][] = [
   ['redis cluster', () => ({ redisClusterNodes: redis.cluster.seeds })],
 ];
 
+/** Calls the server API of a node; resolves to the status and the JSON body. */
+async function api(
+  node: { url: string },
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const response = await fetch(`${node.url}/api${path}`, {
+    method: body === undefined ? 'GET' : 'POST',
+    headers: {
+      authorization: `apikey ${TEST_API_KEY}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
+async function nodeIds(node: { url: string }): Promise<string[]> {
+  const { body } = await api(node, '/info');
+  return (body['nodes'] as NodeInfo[]).map((info) => info.id);
+}
+
+/** Polls until `check` resolves true; rejects after `timeoutMs`. */
+async function eventually(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 describe.each(topologies)('two nodes on %s', (_name, engine) => {
   let a: TestHerald;
   let b: TestHerald;
+  let prefix: string;
 
   beforeAll(async () => {
+    prefix = uniquePrefix();
     const shared = {
       ...engine(),
-      redisPrefix: uniquePrefix(),
+      redisPrefix: prefix,
       namespaces: { feed: { ...DEFAULT_NAMESPACE_OPTIONS, historySize: 5000 } },
     };
     [a, b] = await Promise.all([startTestHerald(shared), startTestHerald(shared)]);
@@ -83,4 +124,101 @@ describe.each(topologies)('two nodes on %s', (_name, engine) => {
     );
     second.close();
   });
+
+  it('lists every live node in /api/info, the answering node first', async () => {
+    await eventually(async () => (await nodeIds(a)).length === 2, 5000, 'node A to know node B');
+    expect(await nodeIds(a)).toEqual([a.node.id, b.node.id]);
+    expect(await nodeIds(b)).toEqual([b.node.id, a.node.id]);
+    const { body } = await api(a, '/info');
+    expect((body['nodes'] as NodeInfo[])[1]).toMatchObject({ engine: 'redis', version: a.node.version });
+  });
+
+  it('counts the subscribers of every node in /api/channels', async () => {
+    const onA = await a.client();
+    const onB = await b.client();
+    const alsoOnB = await b.client();
+    await onA.call('subscribe', { channel: 'chat:everywhere' });
+    await onB.call('subscribe', { channel: 'chat:everywhere' });
+    await alsoOnB.call('subscribe', { channel: 'chat:only-b' });
+    const { status, body } = await api(a, '/channels?pattern=chat:*');
+    expect(status).toBe(200);
+    expect(body['channels']).toEqual([
+      { channel: 'chat:everywhere', subscribers: 2 },
+      { channel: 'chat:only-b', subscribers: 1 },
+    ]);
+    for (const client of [onA, onB, alsoOnB]) client.close();
+  });
+
+  it('disconnects a user on every node through any node', async () => {
+    const bobOnB = await b.client({ token: await b.token({ user: 'bob' }) });
+    const bobOnA = await a.client({ token: await a.token({ user: 'bob' }) });
+    const carol = await b.client({ token: await b.token({ user: 'carol' }) });
+    const { body } = await api(a, '/disconnect', { user: 'bob' });
+    expect(body).toEqual({ disconnected: 2 });
+    expect((await bobOnB.closed).code).toBe(DisconnectCode.FORCED);
+    expect((await bobOnA.closed).code).toBe(DisconnectCode.FORCED);
+    // Other users' connections stay.
+    expect(await carol.call('ping', {})).toEqual({});
+    carol.close();
+  });
+
+  it('disconnects one client by id through another node, allowing it to reconnect', async () => {
+    const client = await b.client({ token: null });
+    const { client: id } = await client.call('connect', { token: await b.token() });
+    expect((await api(a, '/disconnect', { client: id, reconnect: true })).body).toEqual({ disconnected: 1 });
+    expect((await client.closed).code).toBe(DisconnectCode.RECONNECT);
+  });
+
+  it('drops a node that leaves cleanly at once, and one killed without a word within seconds', async () => {
+    const c = await startTestHerald({ ...engine(), redisPrefix: prefix });
+    await eventually(async () => (await nodeIds(a)).includes(c.node.id), 5000, 'node C to appear');
+    await c.close();
+    expect(await nodeIds(a)).not.toContain(c.node.id);
+
+    const port = await freePort();
+    const env = Object.fromEntries(
+      Object.entries(process.env).filter(([name]) => !name.startsWith('HERALD_')),
+    );
+    const killed = spawn(
+      process.execPath,
+      [new URL('../../bin/herald.js', import.meta.url).pathname, 'serve'],
+      {
+        env: {
+          ...env,
+          ...toEnv(engine()),
+          HERALD_PORT: String(port),
+          HERALD_REDIS_PREFIX: prefix,
+          HERALD_API_KEY: TEST_API_KEY,
+          HERALD_TOKEN_SECRET: TEST_TOKEN_SECRET,
+          HERALD_NODE_NAME: 'doomed',
+          HERALD_LOG_LEVEL: 'silent',
+        },
+        stdio: 'ignore',
+      },
+    );
+    try {
+      const named = async () => ((await api(a, '/info')).body['nodes'] as NodeInfo[]).map((n) => n.name);
+      await eventually(async () => (await named()).includes('doomed'), 15_000, 'the node process to appear');
+      killed.kill('SIGKILL');
+      await once(killed, 'exit');
+      const killedAt = Date.now();
+      await eventually(
+        async () => !(await named()).includes('doomed'),
+        10_000,
+        'the killed node to drop out',
+      );
+      expect(Date.now() - killedAt).toBeLessThan(7000);
+    } finally {
+      killed.kill('SIGKILL');
+    }
+  }, 30_000);
 });
+
+function toEnv(config: Partial<HeraldConfig>): Record<string, string> {
+  return {
+    ...(config.redisUrl === undefined ? {} : { HERALD_REDIS_URL: config.redisUrl }),
+    ...(config.redisClusterNodes === undefined
+      ? {}
+      : { HERALD_REDIS_CLUSTER_NODES: config.redisClusterNodes.join(',') }),
+  };
+}
