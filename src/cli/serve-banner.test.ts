@@ -47,6 +47,13 @@ describe('startBanner', () => {
     expect(onlyKey).toContain('Set HERALD_API_KEY to keep it across restarts.');
   });
 
+  it('counts the worker processes when there are several', () => {
+    expect(banner(config({ HERALD_REDIS_URL: 'redis://127.0.0.1:6379', HERALD_WORKERS: '3' }))).toContain(
+      'with Redis at redis://127.0.0.1:6379 (3 worker processes).',
+    );
+    expect(banner(config())).not.toContain('worker');
+  });
+
   it('names the Redis engine without its password', () => {
     const text = banner(config({ HERALD_REDIS_URL: 'redis://user:hunter2@redis.internal:6379/0' }));
     expect(text).toContain('with Redis at redis://user:***@redis.internal:6379/0');

@@ -48,6 +48,12 @@ export interface HeraldConfig {
   readonly nodeName: string;
   /** Log level (HERALD_LOG_LEVEL). Default info. */
   readonly logLevel: LogLevel;
+  /**
+   * Worker processes serving the one port (HERALD_WORKERS), `auto` resolved to
+   * `os.availableParallelism()`. Default 1: one process, no supervisor. More than one needs the Redis
+   * engine, because only through Redis do the workers see each other's channels.
+   */
+  readonly workers: number;
   /** Options of channels whose namespace has no entry in `namespaces`. */
   readonly namespaceDefaults: NamespaceOptions;
   /** Options per namespace; missing fields are taken from `namespaceDefaults`. */

@@ -1,5 +1,5 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { hostname, tmpdir } from 'node:os';
+import { availableParallelism, hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_NAMESPACE_OPTIONS } from '../core/namespace.ts';
@@ -52,6 +52,7 @@ describe('defaults', () => {
       idempotencyTtlMs: 300_000,
       nodeName: hostname(),
       logLevel: 'info',
+      workers: 1,
       namespaceDefaults: DEFAULT_NAMESPACE_OPTIONS,
       namespaces: {},
       generated: { apiKey: true, tokenSecret: true },
@@ -374,5 +375,61 @@ describe('lists, Redis and secrets', () => {
     expect(loadError().message).toBe(
       'invalid configuration: apiKey (herald.config.json): must be at least 16 characters',
     );
+  });
+});
+
+describe('workers', () => {
+  const REDIS = { HERALD_REDIS_URL: 'redis://127.0.0.1:6379' };
+
+  it('reads a count from every source, flags first', () => {
+    writeConfig({ workers: 2, redisUrl: 'redis://127.0.0.1:6379' });
+    expect(load().workers).toBe(2);
+    expect(load({ env: { HERALD_WORKERS: '3' } }).workers).toBe(3);
+    expect(load({ env: { HERALD_WORKERS: '3' }, flags: { workers: '4' } }).workers).toBe(4);
+  });
+
+  it('reads auto as one worker per core', () => {
+    expect(load({ env: REDIS, flags: { workers: 'auto' } }).workers).toBe(availableParallelism());
+    writeConfig({ workers: 'auto', redisClusterNodes: ['127.0.0.1:7000'] });
+    expect(load().workers).toBe(availableParallelism());
+  });
+
+  it('rejects anything but an integer from 1 to 1024 or auto, naming the key', () => {
+    const expected = 'must be an integer from 1 to 1024, or auto (one per core)';
+    expect(loadError({ env: REDIS, flags: { workers: '0' } }).message).toBe(
+      `invalid configuration: --workers (command line): ${expected}; got 0`,
+    );
+    expect(loadError({ env: { ...REDIS, HERALD_WORKERS: 'abc' } }).message).toBe(
+      `invalid configuration: HERALD_WORKERS (environment): ${expected}; got "abc"`,
+    );
+    for (const bad of ['-1', '1.5', '1025', 'AUTO', 'two']) {
+      expect(loadError({ env: REDIS, flags: { workers: bad } }).key).toBe('--workers');
+    }
+    writeConfig({ workers: '2' });
+    expect(loadError().message).toBe(
+      `invalid configuration: workers (herald.config.json): ${expected}; got "2"`,
+    );
+  });
+
+  it('refuses more than one worker on the memory engine, saying why and what to set', () => {
+    const error = loadError({ flags: { workers: '2' } });
+    expect(error.key).toBe('--workers');
+    expect(error.message).toBe(
+      "invalid configuration: --workers (command line): more than one worker needs the Redis engine (set HERALD_REDIS_URL or HERALD_REDIS_CLUSTER_NODES): workers on the memory engine would not see each other's channels",
+    );
+    writeConfig({ workers: 8 });
+    expect(loadError().source).toBe('herald.config.json');
+    expect(load({ env: REDIS }).workers).toBe(8);
+  });
+
+  it('accepts one worker on the memory engine, however it is written', () => {
+    expect(load({ flags: { workers: '1' } }).workers).toBe(1);
+    if (availableParallelism() === 1) {
+      expect(load({ flags: { workers: 'auto' } }).workers).toBe(1);
+    } else {
+      expect(loadError({ env: { HERALD_WORKERS: 'auto' } }).message).toContain(
+        `HERALD_WORKERS (environment): auto means ${availableParallelism()} workers on this machine, and more than one worker needs the Redis engine`,
+      );
+    }
   });
 });

@@ -5,7 +5,7 @@
  * ConfigError naming the key and where it came from.
  */
 import { randomBytes } from 'node:crypto';
-import { hostname } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import { DEFAULT_NAMESPACE_OPTIONS, type NamespaceOptions } from '../core/namespace.ts';
 import type { HeraldConfig } from './config.ts';
 import { ConfigError } from './config-error.ts';
@@ -37,6 +37,7 @@ export const CONFIG_DEFAULTS = {
   historyMaxLimit: 1000,
   idempotencyTtlMs: 5 * 60_000,
   logLevel: 'info',
+  workers: 1,
 } as const;
 
 /** Where each set key came from, for errors about combinations of keys. */
@@ -50,7 +51,9 @@ export function loadConfig(input: LoadConfigInput): HeraldConfig {
   const origins: Origins = {};
   for (const layer of layers) if (layer !== undefined) mergeLayer(values, origins, layer);
   checkCombinations(origins);
-  return buildConfig(values, file);
+  const config = buildConfig(values, file);
+  checkWorkers(config, values, origins);
+  return config;
 }
 
 /** Copies the keys `layer` sets over those of earlier (lower-precedence) layers. */
@@ -71,6 +74,22 @@ function checkCombinations(origins: Origins): void {
       `cannot be combined with ${redisUrl.key} (${redisUrl.source}): set a Redis URL for one server or cluster seed nodes, not both`,
     );
   }
+}
+
+/**
+ * Workers on the memory engine would each hold their own channels: a client on one worker would never
+ * see what was published through another. Refused rather than started half-working.
+ */
+function checkWorkers(config: HeraldConfig, values: ScalarValues, origins: Origins): void {
+  const { workers } = origins;
+  if (workers === undefined || config.workers <= 1) return;
+  if (config.redisUrl !== undefined || config.redisClusterNodes !== undefined) return;
+  const auto = values.workers === 'auto' ? `auto means ${config.workers} workers on this machine, and ` : '';
+  throw new ConfigError(
+    workers.key,
+    workers.source,
+    `${auto}more than one worker needs the Redis engine (set HERALD_REDIS_URL or HERALD_REDIS_CLUSTER_NODES): workers on the memory engine would not see each other's channels`,
+  );
 }
 
 function buildConfig(values: ScalarValues, file: Layer | undefined): HeraldConfig {
@@ -104,6 +123,7 @@ function buildConfig(values: ScalarValues, file: Layer | undefined): HeraldConfi
     idempotencyTtlMs: values.idempotencyTtl ?? CONFIG_DEFAULTS.idempotencyTtlMs,
     nodeName: values.nodeName ?? hostname(),
     logLevel: values.logLevel ?? CONFIG_DEFAULTS.logLevel,
+    workers: values.workers === 'auto' ? availableParallelism() : (values.workers ?? CONFIG_DEFAULTS.workers),
     namespaceDefaults,
     namespaces,
   };

@@ -15,6 +15,8 @@ export const MIN_API_KEY_LENGTH = 16;
 /** Namespace names: channel characters without `:` (the separator), 1–64 of them. */
 export const NAMESPACE_NAME = /^[A-Za-z0-9_\-.@=/+]{1,64}$/;
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+/** Most worker processes `workers` accepts: far above any core count, low enough to stop a typo forking thousands. */
+export const MAX_WORKERS = 1024;
 
 function integer(min: number, max?: number) {
   const message =
@@ -57,6 +59,18 @@ function size(min: number) {
     return bytes;
   });
 }
+
+/** Worker processes: an integer, or "auto" (one per core), which load.ts resolves on this machine. */
+const workers = z.union([z.number(), z.string()]).transform((value, ctx) => {
+  if (value === 'auto') return value;
+  if (typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= MAX_WORKERS)
+    return value;
+  ctx.addIssue({
+    code: 'custom',
+    message: `must be an integer from 1 to ${MAX_WORKERS}, or auto (one per core); got ${JSON.stringify(value)}`,
+  });
+  return z.NEVER;
+});
 
 const nonEmptyText = z.string({ error: 'must be a string' }).trim().min(1, { error: 'must not be empty' });
 
@@ -145,6 +159,7 @@ const scalarShape = {
   idempotencyTtl: duration(1).optional(),
   nodeName: nonEmptyText.max(128, { error: 'must be at most 128 characters' }).optional(),
   logLevel: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).optional(),
+  workers: workers.optional(),
 };
 
 export const scalarsSchema = z.strictObject(scalarShape);
@@ -187,6 +202,7 @@ export const SCALAR_NAMES: Readonly<Record<ScalarKey, ScalarName>> = {
   idempotencyTtl: { env: 'HERALD_IDEMPOTENCY_TTL', flag: 'idempotency-ttl', kind: 'text' },
   nodeName: { env: 'HERALD_NODE_NAME', flag: 'node-name', kind: 'text' },
   logLevel: { env: 'HERALD_LOG_LEVEL', flag: 'log-level', kind: 'text' },
+  workers: { env: 'HERALD_WORKERS', flag: 'workers', kind: 'int' },
 };
 
 export const SCALAR_KEYS = Object.keys(SCALAR_NAMES) as ScalarKey[];

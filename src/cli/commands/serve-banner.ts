@@ -28,7 +28,7 @@ export function startBanner({ url, config, demoToken, demoTokenTtl }: BannerInpu
   const urlFlag = url === DEFAULT_URL ? '' : ` --url ${url}`;
   const lines = [
     '',
-    `Herald is running at ${url} with ${engineDescription(config)}.`,
+    `Herald is running at ${url} with ${engineDescription(config)}${workersNote(config)}.`,
     '',
     'Generated at start (not stored anywhere):',
     ...secrets,
@@ -45,6 +45,10 @@ export function startBanner({ url, config, demoToken, demoTokenTtl }: BannerInpu
     '',
   ];
   return lines.join('\n');
+}
+
+function workersNote(config: HeraldConfig): string {
+  return config.workers > 1 ? ` (${config.workers} worker processes)` : '';
 }
 
 function engineDescription(config: HeraldConfig): string {

@@ -1,16 +1,17 @@
-/** `herald serve`: loads the configuration, starts the server, and stops it cleanly on SIGINT/SIGTERM. */
+/**
+ * `herald serve`: loads the configuration and runs the role this process has. Alone (workers = 1) it
+ * starts the server and stops it cleanly on SIGINT/SIGTERM; with several workers it is the primary
+ * (serve-primary.ts), and a process that primary forked is a worker (serve-worker.ts).
+ */
 import { Option, type Command } from 'commander';
 import { pino, type Logger } from 'pino';
-import { mintToken } from '../../auth/tokens.ts';
 import type { HeraldConfig } from '../../config/config.ts';
 import { ConfigError, loadConfig } from '../../config/load.ts';
 import { SCALAR_KEYS, SCALAR_NAMES, type ScalarKey } from '../../config/schema.ts';
 import type { HeraldServer } from '../../server.ts';
 import { CliError, EXIT_FAILURE, EXIT_USAGE, type CliIo } from './io.ts';
-import { startBanner } from './serve-banner.ts';
-
-/** The banner's token for user `demo`: long enough for a day of trying things out. */
-const DEMO_TOKEN_TTL = { seconds: 24 * 3600, text: '24h' };
+import { printStartBanner, startServer } from './serve-start.ts';
+import { isWorkerProcess } from './serve-worker-channel.ts';
 
 /** Help for each configuration flag; docs/configuration.md has the full table. */
 const FLAG_HELP: Readonly<Record<ScalarKey, readonly [placeholder: string, help: string]>> = {
@@ -44,6 +45,10 @@ const FLAG_HELP: Readonly<Record<ScalarKey, readonly [placeholder: string, help:
   idempotencyTtl: ['duration', 'how long idempotency keys are remembered (default 5m)'],
   nodeName: ['name', 'this node’s name in info and logs (default: the host name)'],
   logLevel: ['level', 'fatal, error, warn, info, debug, trace or silent (default info)'],
+  workers: [
+    'count',
+    'processes serving the one port, or auto = one per core; over 1 needs Redis (default 1)',
+  ],
 };
 
 export function registerServe(program: Command, io: CliIo): void {
@@ -60,16 +65,18 @@ export function registerServe(program: Command, io: CliIo): void {
 }
 
 async function serve(flags: Record<string, unknown>, io: CliIo): Promise<void> {
-  const config = load(flags, io);
-  const logger = pino({ level: config.logLevel, base: { pid: process.pid, node: config.nodeName } });
-  const server = await start(config, logger);
-  if (config.generated.apiKey || config.generated.tokenSecret) {
-    const demoToken = await mintToken(config.tokenSecret, {
-      user: 'demo',
-      ttlSeconds: DEMO_TOKEN_TTL.seconds,
-    });
-    io.writeErr(startBanner({ url: server.url, config, demoToken, demoTokenTtl: DEMO_TOKEN_TTL.text }));
+  if (isWorkerProcess(io.env)) {
+    const { runWorker } = await import('./serve-worker.ts');
+    return runWorker(io);
   }
+  const config = load(flags, io);
+  if (config.workers > 1) {
+    const { runPrimary } = await import('./serve-primary.ts');
+    return runPrimary(config, io);
+  }
+  const logger = pino({ level: config.logLevel, base: { pid: process.pid, node: config.nodeName } });
+  const server = await startServer(config, logger);
+  await printStartBanner(server.url, config, io);
   stopOnSignal(server, logger, io);
 }
 
@@ -79,18 +86,6 @@ function load(flags: Record<string, unknown>, io: CliIo): HeraldConfig {
   } catch (err) {
     if (err instanceof ConfigError) throw new CliError(err.message, EXIT_USAGE, { cause: err });
     throw err;
-  }
-}
-
-async function start(config: HeraldConfig, logger: Logger): Promise<HeraldServer> {
-  // Loaded here so that the client commands do not load the whole server.
-  const { startHerald } = await import('../../server.ts');
-  try {
-    return await startHerald(config, { logger });
-  } catch (err) {
-    logger.fatal({ err }, 'start failed');
-    const reason = err instanceof Error ? err.message : String(err);
-    throw new CliError(`error: Herald could not start: ${reason}`, EXIT_FAILURE, { cause: err });
   }
 }
 
