@@ -4,23 +4,38 @@
  * ~100-byte JSON messages for a fixed time. Prints publications/s accepted and messages/s delivered.
  *
  *   npm run load -- --subscribers 1000 --seconds 10 --publishers 8
+ *
+ * The benchmark dispatcher runs it as the `fanout` scenario (`npm run bench -- --scenario fanout`)
+ * through {@link runFanout}; run directly, it prints its result as JSON.
  */
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
 import { mintToken } from '../src/auth/tokens.ts';
 
-const { values } = parseArgs({
-  options: {
-    subscribers: { type: 'string', default: '1000' },
-    seconds: { type: 'string', default: '10' },
-    publishers: { type: 'string', default: '8' },
-  },
-});
-const SUBSCRIBERS = Number(values.subscribers);
-const SECONDS = Number(values.seconds);
-const PUBLISHERS = Number(values.publishers);
+/** The script's flags; the dispatcher applies its own defaults (smaller ones with `--quick`). */
+export const FANOUT_OPTIONS = {
+  subscribers: { type: 'string' },
+  seconds: { type: 'string' },
+  publishers: { type: 'string' },
+} as const;
+
+export interface FanoutOptions {
+  readonly subscribers: number;
+  readonly seconds: number;
+  readonly publishers: number;
+}
+
+export interface FanoutResult extends FanoutOptions {
+  readonly publicationsPerSecond: number;
+  readonly deliveredPerSecond: number;
+  readonly delivered: number;
+  readonly expected: number;
+}
+
 const API_KEY = 'load-api-key-0123456789';
 const SECRET = 'load-token-secret-0123456789-0123456789';
 const CHANNEL = 'load:fanout';
@@ -85,12 +100,23 @@ async function subscribe(
   return ws;
 }
 
-async function main(): Promise<void> {
+/** Starts a node, runs the load, stops everything (also when something fails) and returns the figures. */
+export async function runFanout(options: FanoutOptions): Promise<FanoutResult> {
   const port = await freePort();
   const stop = await startServer(port);
+  const sockets: WebSocket[] = [];
+  try {
+    return await load(port, sockets, options);
+  } finally {
+    for (const ws of sockets) ws.terminate();
+    stop();
+  }
+}
+
+async function load(port: number, sockets: WebSocket[], options: FanoutOptions): Promise<FanoutResult> {
+  const { subscribers: SUBSCRIBERS, seconds: SECONDS, publishers: PUBLISHERS } = options;
   const token = await mintToken(SECRET, { user: 'load' });
   let delivered = 0;
-  const sockets: WebSocket[] = [];
   for (let i = 0; i < SUBSCRIBERS; i++) {
     sockets.push(
       await subscribe(`ws://127.0.0.1:${port}/connection/websocket`, token, (n) => (delivered += n)),
@@ -121,23 +147,24 @@ async function main(): Promise<void> {
     await new Promise((r) => setTimeout(r, 50));
   const drained = (Date.now() - started) / 1000;
   const got = delivered - startDelivered;
-  console.log(
-    JSON.stringify(
-      {
-        subscribers: SUBSCRIBERS,
-        seconds: SECONDS,
-        publishers: PUBLISHERS,
-        publicationsPerSecond: Math.round(published / elapsed),
-        deliveredPerSecond: Math.round(got / drained),
-        delivered: got,
-        expected,
-      },
-      null,
-      2,
-    ),
-  );
-  for (const ws of sockets) ws.terminate();
-  stop();
+  return {
+    subscribers: SUBSCRIBERS,
+    seconds: SECONDS,
+    publishers: PUBLISHERS,
+    publicationsPerSecond: Math.round(published / elapsed),
+    deliveredPerSecond: Math.round(got / drained),
+    delivered: got,
+    expected,
+  };
 }
 
-await main();
+// Run directly (`npm run load`): the original flags and defaults, JSON on stdout.
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+  const { values } = parseArgs({ options: FANOUT_OPTIONS });
+  const result = await runFanout({
+    subscribers: Number(values.subscribers ?? '1000'),
+    seconds: Number(values.seconds ?? '10'),
+    publishers: Number(values.publishers ?? '8'),
+  });
+  console.log(JSON.stringify(result, null, 2));
+}
