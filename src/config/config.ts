@@ -44,6 +44,13 @@ export interface HeraldConfig {
   readonly historyMaxLimit: number;
   /** How long an idempotency key is remembered, ms. Default 5 minutes. */
   readonly idempotencyTtlMs: number;
+  /**
+   * How often the node compares every channel it follows with the engine's position, repairs
+   * publications pub/sub lost and renews dead engine subscriptions, ms (HERALD_POSITION_CHECK_INTERVAL).
+   * Default 15 s: the longest a lost last publication can stay unnoticed when nothing follows it.
+   * Each check costs one Redis read per followed channel.
+   */
+  readonly positionCheckIntervalMs: number;
   /** This node's name in info and logs (HERALD_NODE_NAME). Default the host name. */
   readonly nodeName: string;
   /** Log level (HERALD_LOG_LEVEL). Default info. */

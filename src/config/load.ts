@@ -36,6 +36,7 @@ export const CONFIG_DEFAULTS = {
   connectTimeoutMs: 10_000,
   historyMaxLimit: 1000,
   idempotencyTtlMs: 5 * 60_000,
+  positionCheckIntervalMs: 15_000,
   logLevel: 'info',
   workers: 1,
 } as const;
@@ -121,6 +122,7 @@ function buildConfig(values: ScalarValues, file: Layer | undefined): HeraldConfi
     connectTimeoutMs: values.connectTimeout ?? CONFIG_DEFAULTS.connectTimeoutMs,
     historyMaxLimit: values.historyMaxLimit ?? CONFIG_DEFAULTS.historyMaxLimit,
     idempotencyTtlMs: values.idempotencyTtl ?? CONFIG_DEFAULTS.idempotencyTtlMs,
+    positionCheckIntervalMs: values.positionCheckInterval ?? CONFIG_DEFAULTS.positionCheckIntervalMs,
     nodeName: values.nodeName ?? hostname(),
     logLevel: values.logLevel ?? CONFIG_DEFAULTS.logLevel,
     workers: values.workers === 'auto' ? availableParallelism() : (values.workers ?? CONFIG_DEFAULTS.workers),

@@ -65,7 +65,8 @@ export interface Broker {
   readonly kind: string;
   /** Whether the engine can serve requests now (Redis reachable); readiness derives from it. */
   readonly ready: boolean;
-  start(handler: BrokerEventHandler): Promise<void>;
+  /** Connects, and starts receiving control messages for every node and for node `node` (this one). */
+  start(handler: BrokerEventHandler, node: string): Promise<void>;
   /** Starts receiving the channel's publications through the handler. */
   subscribe(channel: string): Promise<void>;
   unsubscribe(channel: string): Promise<void>;
@@ -80,7 +81,7 @@ export interface Broker {
    * publications without knowing. A new epoch makes every such client learn `recovered: false`.
    */
   endEpoch(channel: string, epoch: string): Promise<void>;
-  /** Sends a control message to every node of the deployment, this one included. */
-  publishControl(message: string): Promise<void>;
+  /** Sends a control message to node `to`, or to every node of the deployment (this one included). */
+  publishControl(message: string, to?: string): Promise<void>;
   close(): Promise<void>;
 }

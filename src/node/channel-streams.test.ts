@@ -38,7 +38,8 @@ function harness(options: { historySize?: number } = {}) {
     deliver: (publication) => delivered.push(publication.offset),
     onRewound: (_channel, at) => events.push(`rewound ${at.epoch}:${at.offset}`),
     onEpochLost: (_channel, at) => events.push(`epoch lost ${at.epoch}:${at.offset}`),
-    onError: () => events.push('error'),
+    onUnrepairable: (_channel, at) => events.push(`unrepairable ${at.epoch}:${at.offset}`),
+    onDeaf: () => events.push('deaf'),
   });
   streams.open(CHANNEL);
   return {
@@ -125,7 +126,7 @@ describe('ChannelStreams', () => {
     expect(h.delivered).toEqual([2, 3]);
   });
 
-  it('passes the gap on, once, when the history no longer covers it', async () => {
+  it('passes on what the history still has when it no longer covers the gap, once', async () => {
     const h = harness();
     h.streams.receive(h.publish());
     h.publish();
@@ -133,7 +134,21 @@ describe('ChannelStreams', () => {
     h.streams.receive(h.publish());
     await settle();
     expect(h.reads).toEqual([1]);
+    // The jump from 1 to 3 reaches the subscribers, which recover on their own.
     expect(h.delivered).toEqual([1, 3]);
+    h.streams.receive(h.publish());
+    expect(h.delivered).toEqual([1, 3, 4]);
+  });
+
+  it('reports a lost last publication the history no longer holds, found by a check', async () => {
+    const h = harness();
+    h.streams.receive(h.publish());
+    h.publish();
+    h.expireHistory();
+    expect(await h.streams.check(CHANNEL)).toBe(true);
+    expect(h.events).toEqual(['unrepairable e1:2']);
+    await h.streams.check(CHANNEL);
+    expect(h.events).toHaveLength(1);
   });
 
   it('passes the gap on when the engine cannot be read, without retrying in a loop', async () => {
@@ -143,9 +158,9 @@ describe('ChannelStreams', () => {
     h.failReads(true);
     h.streams.receive(h.publish());
     await settle();
-    expect(h.events).toEqual(['error']);
     expect(h.reads).toHaveLength(1);
     expect(h.delivered).toEqual([1, 3]);
+    expect(await h.streams.check(CHANNEL)).toBe(false);
   });
 
   it('reports a rewound history when a live offset repeats, and passes nothing of it on', () => {
@@ -170,14 +185,37 @@ describe('ChannelStreams', () => {
     expect(h.events).toEqual(['rewound e1:1']);
   });
 
-  it('reports a lost epoch found by a check', async () => {
+  it('reports a lost epoch found by a check and reads the new epoch from its start', async () => {
     const h = harness();
     h.streams.receive(h.publish());
     h.reset({ offset: 0, epoch: 'e2' }, []);
+    h.publish('e2'); // the new epoch's first two publications never arrive live
+    h.publish('e2');
     await h.streams.check(CHANNEL);
-    expect(h.events).toEqual(['epoch lost e2:0']);
+    expect(h.events).toEqual(['epoch lost e2:2']);
+    expect(h.reads).toEqual([1, 0]);
+    expect(h.delivered).toEqual([1, 1, 2]);
     h.streams.receive(h.publish('e2'));
+    expect(h.delivered).toEqual([1, 1, 2, 3]);
+  });
+
+  it('reads a new epoch seen live from its start when its first publications were missed', async () => {
+    const h = harness();
+    h.streams.receive(h.publish());
+    h.publish('e2');
+    h.streams.receive(h.publish('e2'));
+    await settle();
+    expect(h.delivered).toEqual([1, 1, 2]);
+  });
+
+  it('drops publications of an epoch the stream has left, still in flight', () => {
+    const h = harness();
+    h.streams.receive(h.publish());
+    const stale = h.publish();
+    h.streams.receive(h.publish('e2'));
+    h.streams.receive(stale);
     expect(h.delivered).toEqual([1, 1]);
+    expect(h.events).toEqual([]);
   });
 
   it('passes a new epoch seen live on for the subscribers to judge', () => {
@@ -202,7 +240,7 @@ describe('ChannelStreams', () => {
     await check;
     await settle();
     expect(h.delivered).toEqual([1, 2, 3]);
-    expect(h.reads).toEqual([undefined, 1]);
+    expect(h.reads).toEqual([1, 1]);
   });
 
   it('stops a repair of a channel closed meanwhile', async () => {
@@ -215,6 +253,21 @@ describe('ChannelStreams', () => {
     release();
     await settle();
     expect(h.delivered).toEqual([1]);
+  });
+
+  it('reports a subscription that hears nothing while the history fills', async () => {
+    const h = harness();
+    h.streams.receive(h.publish());
+    await h.streams.check(CHANNEL); // heard something since the start: fine
+    h.publish();
+    await h.streams.check(CHANNEL);
+    expect(h.delivered).toEqual([1, 2]);
+    expect(h.events).toEqual(['deaf']);
+    // A live publication between two checks shows the subscription works.
+    h.streams.receive(h.publish());
+    h.publish();
+    await h.streams.check(CHANNEL);
+    expect(h.events).toEqual(['deaf']);
   });
 
   it('passes publications of channels it does not follow straight through', () => {

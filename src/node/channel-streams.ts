@@ -3,17 +3,20 @@
  * forget: a publication sent while the node's Redis connection was down, or while a Cluster shard
  * changed hands, never arrives. Because offsets grow by exactly one, the node can tell:
  *
- * - a **gap** (a publication whose offset skips ahead, or a position check that finds the engine
- *   ahead) is repaired from the history: live publications are held, the missed ones are read and
- *   passed on in order, then the held ones follow, with duplicates dropped;
- * - a **rewind** (a live publication with an offset the node already received live, or a position
- *   behind what it passed on) means the history was rewritten: a failover lost acknowledged writes
- *   and offsets are being handed out again. Nothing can repair that; `onRewound` ends the epoch;
- * - a **lost epoch** (a position check finds another epoch) means the history is gone; `onEpochLost`
- *   tells the subscribers still on the old one.
+ * - a **gap** (a publication whose offset skips ahead, or a check that finds the engine ahead) is
+ *   repaired from the history: live publications are held, the missed ones are read and passed on
+ *   in order, then the held ones follow, with duplicates dropped;
+ * - an **unrepairable gap** (the history no longer holds what was missed) is reported through
+ *   `onUnrepairable`, so the subscribers behind it recover instead of waiting for a publication
+ *   that will never come;
+ * - a **lost epoch** (another epoch in the engine: the history is gone) is reported through
+ *   `onEpochLost`, and the new epoch is read from its start;
+ * - a **rewind** (a live offset the node already received live, or an engine position behind what
+ *   the node passed on) means the history was rewritten: a failover lost acknowledged writes and
+ *   offsets are being handed out again. Nothing can repair that; `onRewound` ends the epoch.
  *
- * What cannot be repaired is passed on as it is: each subscriber checks its own continuity and asks
- * its client to recover (close code 3007) rather than skip anything silently.
+ * What reaches the subscribers out of line anyway, each of them detects (ClientSession.deliver) and
+ * asks its client to recover (close code 3007) rather than skip anything silently.
  */
 import type { Publication, StreamPosition } from '../core/publication.ts';
 import type { HistoryResult } from '../engine/broker.ts';
@@ -30,8 +33,13 @@ export interface ChannelStreamsOptions {
   onRewound(channel: string, position: StreamPosition): void;
   /** The channel's history is gone: its epoch is now `position.epoch`. */
   onEpochLost(channel: string, position: StreamPosition): void;
-  /** A repair or check failed (the engine is unreachable); what was held is passed on unrepaired. */
-  onError(err: unknown, channel: string): void;
+  /** Publications up to `position.offset` were missed and the history no longer holds them. */
+  onUnrepairable(channel: string, position: StreamPosition): void;
+  /**
+   * A check found publications that never arrived live, and nothing arrived live since the check
+   * before: the engine subscription itself looks dead and should be renewed.
+   */
+  onDeaf(channel: string): void;
 }
 
 interface Stream {
@@ -41,6 +49,10 @@ interface Stream {
   offset: number;
   /** Offset of the last publication received live in this epoch: live offsets never repeat. */
   live: number;
+  /** The epoch the stream left last: its publications still in flight are stale. */
+  left: string;
+  /** Whether a publication arrived live since the last check. */
+  heard: boolean;
   /** While a repair runs: the live publications that arrived meanwhile, in order. */
   held: Publication[] | undefined;
 }
@@ -53,10 +65,11 @@ export class ChannelStreams {
     this.#options = options;
   }
 
-  /** Starts tracking a channel that keeps history (the node just subscribed the engine to it). */
+  /** Starts tracking a channel that keeps history (the node is subscribing the engine to it). */
   open(channel: string): void {
-    if (!this.#streams.has(channel))
-      this.#streams.set(channel, { epoch: '', offset: 0, live: 0, held: undefined });
+    if (!this.#streams.has(channel)) {
+      this.#streams.set(channel, { epoch: '', offset: 0, live: 0, left: '', heard: false, held: undefined });
+    }
   }
 
   close(channel: string): void {
@@ -67,14 +80,6 @@ export class ChannelStreams {
     return this.#streams.keys();
   }
 
-  /** The position of the last publication passed on, if known. */
-  position(channel: string): StreamPosition | undefined {
-    const stream = this.#streams.get(channel);
-    return stream === undefined || stream.epoch === ''
-      ? undefined
-      : { offset: stream.offset, epoch: stream.epoch };
-  }
-
   /** A publication from the engine's live stream. */
   receive(publication: Publication): void {
     const stream = this.#streams.get(publication.channel);
@@ -82,6 +87,7 @@ export class ChannelStreams {
       this.#options.deliver(publication);
       return;
     }
+    stream.heard = true;
     if (stream.held !== undefined) {
       stream.held.push(publication);
       return;
@@ -101,51 +107,47 @@ export class ChannelStreams {
   }
 
   /**
-   * Compares the channel with the engine's position and repairs what the node missed. A check whose
-   * read raced a live publication is harmless: the repair passes on what the history holds and the
-   * live copy is then dropped as a duplicate. Resolves to false when the engine could not be read.
+   * Compares the channel with the engine and repairs what the node missed, in one read of what
+   * follows the last publication passed on (usually nothing). A check that races a live publication
+   * is harmless: the read passes it on and the live copy is then dropped as a duplicate. Resolves to
+   * false when the engine could not be read.
    */
   async check(channel: string): Promise<boolean> {
     const stream = this.#streams.get(channel);
     if (stream === undefined || stream.held !== undefined) return true;
-    const { epoch, offset } = stream;
-    let position: StreamPosition;
-    try {
-      position = (await this.#options.read(channel, undefined)).position;
-    } catch (err) {
-      this.#options.onError(err, channel);
-      return false;
+    if (stream.epoch === '') {
+      try {
+        this.seed(channel, (await this.#options.read(channel, undefined)).position);
+        return true;
+      } catch {
+        return false;
+      }
     }
-    // Act only on what this read can prove: the stream must not have moved on while it ran.
-    if (this.#streams.get(channel) !== stream || stream.held !== undefined || stream.epoch !== epoch)
-      return true;
-    if (epoch === '') {
-      this.seed(channel, position);
-    } else if (position.epoch !== epoch) {
-      stream.epoch = position.epoch;
-      stream.offset = position.offset;
-      stream.live = 0;
-      this.#options.onEpochLost(channel, position);
-    } else if (position.offset < offset) {
-      this.#rewound(channel, stream, position);
-    } else if (position.offset > stream.offset) {
-      stream.held = [];
-      await this.#repair(channel, stream);
+    const { epoch, offset, heard } = stream;
+    stream.heard = false;
+    stream.held = [];
+    const read = await this.#repair(channel, stream);
+    // node-redis can miss a Cluster's notice that a slot moved, and then stays subscribed to a shard
+    // that no longer sends anything: the history fills while nothing arrives live.
+    if (read && !heard && !stream.heard && stream.epoch === epoch && stream.offset > offset) {
+      this.#options.onDeaf(channel);
     }
-    return true;
+    return read;
   }
 
   #accept(channel: string, stream: Stream, publication: Publication, repairable: boolean): void {
     const { offset, epoch } = publication;
     if (epoch !== stream.epoch) {
-      // The first publication seen, or a new life of the channel (its subscribers judge for themselves).
-      stream.epoch = epoch;
-      stream.offset = offset;
-      stream.live = offset;
-      this.#options.deliver(publication);
-      return;
-    }
-    if (offset <= stream.live) {
+      if (epoch === stream.left) return; // sent before the epoch changed, arriving late
+      if (stream.epoch === '') {
+        // The first publication seen: nothing is known of what came before it.
+        stream.epoch = epoch;
+        stream.offset = offset - 1;
+      } else {
+        // A new life of the channel: it starts at offset 1, which this node may have missed too.
+        this.#enterEpoch(stream, epoch);
+      }
+    } else if (offset <= stream.live) {
       this.#rewound(channel, stream, { offset, epoch });
       return;
     }
@@ -161,25 +163,42 @@ export class ChannelStreams {
     this.#options.deliver(publication);
   }
 
-  /** Reads what the stream missed and passes it on, then the live publications held meanwhile. */
-  async #repair(channel: string, stream: Stream): Promise<void> {
+  /**
+   * Reads what the stream missed and passes it on, then the live publications held meanwhile.
+   * Resolves to false when the engine could not be read.
+   */
+  async #repair(channel: string, stream: Stream): Promise<boolean> {
     // Held publications up to the position the read saw were covered by it: a gap left among them is
-    // one the history cannot fill (trimmed or expired), and retrying would loop. Newer ones may still
-    // reveal a new gap. After a failed read nothing is retried.
+    // one the history cannot fill, and retrying would loop. Newer ones may still reveal a new gap.
+    // After a failed read nothing is retried.
     let coveredUpTo = Number.POSITIVE_INFINITY;
+    let read = true;
     try {
-      const { publications, position } = await this.#options.read(channel, stream.offset);
-      if (this.#streams.get(channel) !== stream) return;
-      if (position.epoch === stream.epoch) {
-        coveredUpTo = position.offset;
-        for (const publication of publications) {
-          if (publication.offset <= stream.offset) continue;
-          stream.offset = publication.offset;
-          this.#options.deliver(publication);
-        }
+      const startOffset = stream.offset;
+      let { publications, position } = await this.#options.read(channel, startOffset);
+      if (this.#streams.get(channel) !== stream) return true;
+      if (position.epoch !== stream.epoch) {
+        this.#enterEpoch(stream, position.epoch);
+        this.#options.onEpochLost(channel, position);
+        ({ publications, position } = await this.#options.read(channel, 0));
+        if (this.#streams.get(channel) !== stream || position.epoch !== stream.epoch) return true;
+      } else if (position.offset < startOffset) {
+        this.#rewound(channel, stream, position);
+        return true;
       }
-    } catch (err) {
-      this.#options.onError(err, channel);
+      coveredUpTo = position.offset;
+      for (const publication of publications) {
+        if (publication.offset <= stream.offset) continue;
+        stream.offset = publication.offset;
+        this.#options.deliver(publication);
+      }
+      if (stream.offset < position.offset && !stream.held?.some((p) => p.offset === stream.offset + 1)) {
+        // The history starts after what was missed, and no held publication continues the stream.
+        this.#options.onUnrepairable(channel, position);
+        stream.offset = position.offset;
+      }
+    } catch {
+      read = false;
     } finally {
       const held = stream.held ?? [];
       stream.held = undefined;
@@ -187,6 +206,7 @@ export class ChannelStreams {
         for (const publication of held) this.#resume(channel, stream, publication, coveredUpTo);
       }
     }
+    return read;
   }
 
   /** Passes on a publication held during a repair, unless passing on an earlier one started another. */
@@ -195,6 +215,14 @@ export class ChannelStreams {
     else this.#accept(channel, stream, publication, publication.offset > coveredUpTo);
   }
 
+  #enterEpoch(stream: Stream, epoch: string): void {
+    stream.left = stream.epoch;
+    stream.epoch = epoch;
+    stream.offset = 0;
+    stream.live = 0;
+  }
+
+  /** Starts over: every subscriber is made to recover, and the next publication seeds the stream. */
   #rewound(channel: string, stream: Stream, position: StreamPosition): void {
     stream.epoch = '';
     stream.offset = 0;

@@ -138,9 +138,10 @@ export class ClientSession implements Flushable, Beating {
       this.#heldBytes += frame.length;
       return;
     }
-    if (publication.offset > 0) {
-      // Each subscription checks its own continuity: the node repairs the gaps it can, and whatever
-      // reaches here out of line (a skipped offset, another epoch) must not be passed over silently.
+    // Each subscription that keeps history checks its own continuity: the node repairs the gaps it
+    // can, and whatever reaches here out of line (a skipped offset, another epoch) must not be passed
+    // over silently.
+    if (subscription.epoch !== '') {
       if (publication.epoch !== subscription.epoch || publication.offset > subscription.lastOffset + 1) {
         this.insufficientState(publication.channel);
         return;
@@ -152,13 +153,15 @@ export class ClientSession implements Flushable, Beating {
   }
 
   /**
-   * The position this connection has reached on a channel: the last publication it was sent (or the
-   * position its subscribe reply gave). Undefined while the subscription is being set up.
+   * Whether this connection's stream of `channel` cannot reach `position` without publications the
+   * node no longer has: it is on another epoch, behind it, or still being set up (its position not
+   * known yet).
    */
-  streamPosition(channel: string): StreamPosition | undefined {
+  isBehind(channel: string, position: StreamPosition): boolean {
     const subscription = this.#subscriptions.get(channel);
-    if (subscription === undefined || subscription.pending !== undefined || subscription.epoch === '') return;
-    return { offset: subscription.lastOffset, epoch: subscription.epoch };
+    if (subscription === undefined) return false;
+    if (subscription.pending !== undefined) return true;
+    return subscription.epoch !== position.epoch || subscription.lastOffset < position.offset;
   }
 
   /**

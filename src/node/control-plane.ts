@@ -6,11 +6,13 @@
  *   within that lifetime. A clean shutdown says `leave` and drops out at once. A node that hears from
  *   a node it did not know answers with its own announcement, so a new node learns the others at once.
  * - **Surveys**: a question sent to every node (this one included, through the same channel) whose
- *   answers are gathered until every live node answered or `surveyTimeoutMs` passed. The server API's
- *   cluster-wide calls (channels, disconnect) are surveys.
+ *   answers come back to the asking node alone, on its own control channel, until every live node
+ *   answered or `surveyTimeoutMs` passed. The server API's cluster-wide calls (channels, disconnect)
+ *   are surveys.
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
+import { HeraldError } from '../core/errors.ts';
 import type { Broker } from '../engine/broker.ts';
 import {
   decodeControl,
@@ -38,8 +40,16 @@ export interface ControlPlaneOptions {
 export interface SurveyAnswers {
   readonly answers: readonly unknown[];
   /** Live nodes that did not answer in time. */
-  readonly missing: readonly string[];
+  readonly missing: string[];
 }
+
+/** Bounds on the lifetime an announcement claims: a node of another version cannot pin phantoms. */
+const MIN_TTL_MS = 1000;
+const MAX_TTL_MS = 60_000;
+/** A burst of unknown nodes (a deployment starting) makes this node announce itself once, not per node. */
+const REANNOUNCE_GAP_MS = 500;
+/** How long shutdown waits to tell the others it leaves. */
+const LEAVE_TIMEOUT_MS = 500;
 
 interface PendingSurvey {
   readonly expected: ReadonlySet<string>;
@@ -54,6 +64,9 @@ export class ControlPlane {
   readonly #surveys = new Map<string, PendingSurvey>();
   readonly #intervalMs: number;
   #timer: NodeJS.Timeout | undefined;
+  #lastAnnouncedAt = 0;
+  #announcePending: NodeJS.Timeout | undefined;
+  #stopped = false;
 
   constructor(options: ControlPlaneOptions) {
     this.#options = options;
@@ -67,11 +80,16 @@ export class ControlPlane {
     this.#timer.unref();
   }
 
-  /** Stops announcing and tells the other nodes this one is leaving (best effort). */
+  /** Stops announcing, answering and asking, and tells the other nodes this one is leaving (best effort). */
   async stop(): Promise<void> {
+    this.#stopped = true;
     clearInterval(this.#timer);
+    clearTimeout(this.#announcePending);
     for (const survey of this.#surveys.values()) survey.finish();
-    await this.#send({ type: 'leave', node: this.#id }).catch(() => undefined);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, LEAVE_TIMEOUT_MS)));
+    await Promise.race([this.#send({ type: 'leave', node: this.#id }).catch(() => undefined), timeout]);
+    clearTimeout(timer);
   }
 
   /** The live nodes of the deployment, this one first, then by name. */
@@ -86,6 +104,7 @@ export class ControlPlane {
 
   /** Asks every live node; rejects when the engine cannot carry the question. */
   async survey(request: SurveyRequest): Promise<SurveyAnswers> {
+    if (this.#stopped) throw new HeraldError('HERALD_ERR_SHUTTING_DOWN', 'the node is shutting down');
     const id = randomUUID();
     const expected = this.#registry.ids();
     expected.add(this.#id);
@@ -115,16 +134,18 @@ export class ControlPlane {
 
   /** A message from the control channel. */
   receive(text: string): void {
+    if (this.#stopped) return;
     const message = decodeControl(text);
     if (message === undefined) {
       this.#options.logger.debug({ message: text.slice(0, 200) }, 'control message ignored');
       return;
     }
     switch (message.type) {
-      case 'node':
-        if (this.#registry.update(message.node, message.ttl) && message.node.id !== this.#id)
-          void this.#announce();
+      case 'node': {
+        const ttl = Math.min(MAX_TTL_MS, Math.max(MIN_TTL_MS, message.ttl));
+        if (this.#registry.update(message.node, ttl) && message.node.id !== this.#id) this.#announceSoon();
         return;
+      }
       case 'leave':
         this.#registry.remove(message.node);
         return;
@@ -144,13 +165,26 @@ export class ControlPlane {
   async #answer(id: string, from: string, request: SurveyRequest): Promise<void> {
     try {
       const result = this.#options.answer(request);
-      await this.#send({ type: 'reply', id, from: this.#id, to: from, result });
+      await this.#send({ type: 'reply', id, from: this.#id, to: from, result }, from);
     } catch (err) {
       this.#options.logger.warn({ err, survey: request.op }, 'could not answer a survey');
     }
   }
 
+  /** Announces at once, or right after the last announcement's gap, once for a burst of newcomers. */
+  #announceSoon(): void {
+    if (this.#announcePending !== undefined) return;
+    const wait = Math.max(0, this.#lastAnnouncedAt + REANNOUNCE_GAP_MS - Date.now());
+    this.#announcePending = setTimeout(() => {
+      this.#announcePending = undefined;
+      void this.#announce();
+    }, wait);
+    this.#announcePending.unref();
+  }
+
   async #announce(): Promise<void> {
+    if (this.#stopped) return;
+    this.#lastAnnouncedAt = Date.now();
     const node = this.#options.describe();
     try {
       await this.#send({ type: 'node', node, ttl: 3 * this.#intervalMs });
@@ -160,7 +194,7 @@ export class ControlPlane {
     }
   }
 
-  #send(message: ControlMessage): Promise<void> {
-    return this.#options.broker.publishControl(encodeControl(message));
+  #send(message: ControlMessage, to?: string): Promise<void> {
+    return this.#options.broker.publishControl(encodeControl(message), to);
   }
 }

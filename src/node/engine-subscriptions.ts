@@ -38,14 +38,38 @@ export class EngineSubscriptions {
 
   /** Brings the engine subscription of `channel` in line with `wanted`; rejects if the engine call fails. */
   sync(channel: string): Promise<void> {
+    return this.#chain(channel, () => this.#reconcile(channel));
+  }
+
+  /** Runs `call` after the channel's calls before it. */
+  #chain(channel: string, call: () => Promise<void>): Promise<void> {
     const previous = this.#chains.get(channel) ?? Promise.resolve();
-    const next = previous.then(() => this.#reconcile(channel));
+    const next = previous.then(call);
     const tail = next.catch(() => undefined);
     this.#chains.set(channel, tail);
     void tail.then(() => {
       if (this.#chains.get(channel) === tail) this.#chains.delete(channel);
     });
     return next;
+  }
+
+  /**
+   * Renews the engine subscription of a channel that looks dead (subscribed, yet nothing arrives),
+   * in line with the channel's other calls. A failed renewal leaves it unsubscribed, for the next
+   * `sync` to subscribe again.
+   */
+  resubscribe(channel: string): Promise<void> {
+    return this.#chain(channel, async () => {
+      if (!this.#subscribed.has(channel)) return;
+      await this.#options.broker.unsubscribe(channel).catch(() => undefined);
+      try {
+        await this.#options.broker.subscribe(channel);
+      } catch (err) {
+        this.#subscribed.delete(channel);
+        this.#options.onUnsubscribed(channel);
+        throw err;
+      }
+    });
   }
 
   /** Resolves when every call in flight has finished. */

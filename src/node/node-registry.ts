@@ -15,6 +15,7 @@ export class NodeRegistry {
 
   /** Records an announcement; true when the node was not known (alive) before. */
   update(info: NodeInfo, ttlMs: number, now = Date.now()): boolean {
+    this.#prune(now);
     const known = this.#live(info.id, now) !== undefined;
     this.#entries.set(info.id, { info, receivedAt: now, expiresAt: now + ttlMs });
     return !known;
@@ -37,6 +38,10 @@ export class NodeRegistry {
 
   ids(now = Date.now()): Set<string> {
     return new Set(this.nodes(now).map((node) => node.id));
+  }
+
+  #prune(now: number): void {
+    for (const [id, entry] of this.#entries) if (entry.expiresAt <= now) this.#entries.delete(id);
   }
 
   #live(id: string, now: number): Entry | undefined {

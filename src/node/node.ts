@@ -34,13 +34,15 @@ import { Hub } from './hub.ts';
 
 export type { NodeInfo };
 
+/** After the engine reports an interruption, channels are checked at once and again this much later. */
+const RECHECK_AFTER_INTERRUPTION_MS = 1000;
 /**
- * How often the node reconciles its engine subscriptions with its local ones and compares every
- * subscribed channel's position with the engine's, repairing what pub/sub lost. Between these checks,
- * a lost publication is noticed by the next one on its channel; this bounds how long the last
- * publication before a silence can go missing. Immediately after a Redis reconnection too.
+ * The most channels one node reports to a channels survey: the answers travel as pub/sub messages, and
+ * Redis drops subscriber connections whose output buffer grows past its limits (8 MiB by default).
  */
-const MAINTENANCE_INTERVAL_MS = 15_000;
+const SURVEY_CHANNELS_LIMIT = 10_000;
+/** How long shutdown waits for engine subscription calls in flight. */
+const SHUTDOWN_SETTLE_MS = 1000;
 /** How soon a check round that could not reach the engine is tried again. */
 const CHECK_RETRY_MS = 1000;
 /** Position checks in flight at once, so a node with many channels does not flood Redis. */
@@ -70,6 +72,19 @@ export interface ChannelSummary {
   readonly channel: string;
   /** Connections subscribed to the channel. */
   readonly subscribers: number;
+}
+
+/** One node's channels with subscribers. */
+export interface LocalListing {
+  readonly channels: ChannelSummary[];
+  /** Whether there were more than the limit asked for. */
+  readonly truncated: boolean;
+}
+
+/** The deployment's channels with subscribers. */
+export interface ChannelListing extends LocalListing {
+  /** Live nodes that did not answer in time: their subscribers are missing from the counts. */
+  readonly missingNodes: string[];
 }
 
 export type DisconnectTarget = { readonly user: string } | { readonly client: string };
@@ -112,8 +127,21 @@ export class HeraldNode {
       read: (channel, sinceOffset) => this.#readStream(channel, sinceOffset),
       deliver: (publication) => this.#fanOut(publication),
       onRewound: (channel, position) => this.#onRewound(channel, position),
-      onEpochLost: (channel, position) => this.#onEpochLost(channel, position),
-      onError: (err, channel) => this.logger.warn({ err, channel }, 'could not repair a channel stream'),
+      onEpochLost: (channel, position) => {
+        this.logger.warn({ channel, ...position }, 'channel history was lost: a new epoch began');
+        this.#recoverBehind(channel, { epoch: position.epoch, offset: 0 });
+      },
+      onUnrepairable: (channel, position) => {
+        this.logger.warn({ channel, ...position }, 'missed publications are no longer in the history');
+        this.#recoverBehind(channel, position);
+      },
+      onDeaf: (channel) => {
+        this.logger.warn({ channel }, 'publications reach the history but not this node: resubscribing');
+        this.#engineSubscriptions
+          .resubscribe(channel)
+          .then(() => this.#streams.check(channel))
+          .catch((err: unknown) => this.logger.warn({ err, channel }, 'could not resubscribe'));
+      },
     });
     this.#engineSubscriptions = new EngineSubscriptions({
       broker: this.#broker,
@@ -150,16 +178,21 @@ export class HeraldNode {
   }
 
   async start(): Promise<void> {
-    await this.#broker.start({
-      onPublication: (publication) => this.#streams.receive(publication),
-      onControl: (message) => this.#control.receive(message),
-      onDeliveryInterrupted: () => {
-        this.logger.info('engine delivery was interrupted: checking every channel');
-        void this.checkStreams();
+    await this.#broker.start(
+      {
+        onPublication: (publication) => this.#streams.receive(publication),
+        onControl: (message) => this.#control.receive(message),
+        onDeliveryInterrupted: () => {
+          this.logger.info('engine delivery was interrupted: checking every channel');
+          void this.checkStreams();
+          // Resubscriptions may complete after the connection reports ready: look again shortly.
+          setTimeout(() => void this.checkStreams(), RECHECK_AFTER_INTERRUPTION_MS).unref();
+        },
       },
-    });
+      this.id,
+    );
     await this.#control.start();
-    this.#maintenanceTimer = setInterval(() => this.#maintain(), MAINTENANCE_INTERVAL_MS);
+    this.#maintenanceTimer = setInterval(() => this.#maintain(), this.config.positionCheckIntervalMs);
     this.#maintenanceTimer.unref();
   }
 
@@ -171,7 +204,8 @@ export class HeraldNode {
     for (const session of [...this.#sessions]) session.disconnect(DisconnectCode.SHUTDOWN, 'shutdown');
     this.#heartbeat.stop();
     await this.#control.stop();
-    await this.#engineSubscriptions.settle();
+    // Unsubscribes in flight are not worth waiting long for: closing the engine ends them all.
+    await Promise.race([this.#engineSubscriptions.settle(), delay(SHUTDOWN_SETTLE_MS)]);
     await this.#broker.close();
   }
 
@@ -246,7 +280,8 @@ export class HeraldNode {
   }
 
   unsubscribeClient(session: ClientSession, channel: string): void {
-    if (this.hub.unsubscribe(channel, session)) {
+    // While shutting down, closing the engine drops every subscription at once.
+    if (this.hub.unsubscribe(channel, session) && !this.#closing) {
       this.#engineSubscriptions.sync(channel).catch((err: unknown) => {
         // Retried by the next maintenance round.
         this.logger.warn({ err, channel }, 'engine unsubscribe failed');
@@ -324,28 +359,36 @@ export class HeraldNode {
   }
 
   /** Channels with subscribers on any node, optionally filtered by a pattern (`chat:*`), with their counts. */
-  async channels(pattern?: string): Promise<ChannelSummary[]> {
+  async channels(pattern?: string): Promise<ChannelListing> {
     if (pattern !== undefined) compilePattern(pattern);
-    const { answers } = await this.#control.survey(
-      pattern === undefined ? { op: 'channels' } : { op: 'channels', pattern },
-    );
+    const request: SurveyRequest = pattern === undefined ? { op: 'channels' } : { op: 'channels', pattern };
+    const { answers, missing } = await this.#control.survey(request);
     const counts = new Map<string, number>();
+    let truncated = false;
     for (const answer of answers) {
-      for (const { channel, subscribers } of asChannelSummaries(answer)) {
+      const listing = asLocalListing(answer);
+      truncated ||= listing.truncated;
+      for (const { channel, subscribers } of listing.channels) {
         counts.set(channel, (counts.get(channel) ?? 0) + subscribers);
       }
     }
-    return sortedSummaries(counts);
+    return { channels: sortedSummaries(counts), missingNodes: missing, truncated };
   }
 
-  /** Channels with subscribers on this node only. */
-  localChannels(pattern?: string): ChannelSummary[] {
+  /** Channels with subscribers on this node only, at most `limit` of them. */
+  localChannels(pattern?: string, limit = Number.POSITIVE_INFINITY): LocalListing {
     const matches = pattern === undefined ? () => true : compilePattern(pattern);
     const counts = new Map<string, number>();
+    let truncated = false;
     for (const [channel, subscribers] of this.hub.channels()) {
-      if (matches(channel)) counts.set(channel, subscribers.size);
+      if (!matches(channel)) continue;
+      if (counts.size >= limit) {
+        truncated = true;
+        break;
+      }
+      counts.set(channel, subscribers.size);
     }
-    return sortedSummaries(counts);
+    return { channels: sortedSummaries(counts), truncated };
   }
 
   /** The live nodes of the deployment (this one first). */
@@ -369,18 +412,22 @@ export class HeraldNode {
 
   /**
    * Closes a user's or a client's connections on every node; `reconnect` tells them they may come
-   * back. Resolves to how many were closed.
+   * back. Resolves to how many were closed, and which nodes did not answer in time.
    */
   async disconnect(
     target: DisconnectTarget,
     options: { readonly reconnect?: boolean } = {},
-  ): Promise<number> {
-    const { answers } = await this.#control.survey({
+  ): Promise<{ disconnected: number; missingNodes: string[] }> {
+    const { answers, missing } = await this.#control.survey({
       op: 'disconnect',
       target,
       reconnect: options.reconnect === true,
     });
-    return answers.reduce<number>((sum, answer) => sum + (typeof answer === 'number' ? answer : 0), 0);
+    const disconnected = answers.reduce<number>(
+      (sum, answer) => sum + (typeof answer === 'number' ? answer : 0),
+      0,
+    );
+    return { disconnected, missingNodes: missing };
   }
 
   /** Closes a user's or a client's connections on this node. */
@@ -405,19 +452,23 @@ export class HeraldNode {
       return this.#checking;
     }
     const round = async () => {
-      let failed: boolean;
+      let failed: number;
       do {
         this.#checkAgain = false;
-        failed = false;
+        failed = 0;
+        // While the engine is down there is nothing to read; its reconnection starts a round.
+        if (!this.#broker.ready) return;
         const channels = [...this.#streams.channels()];
         for (let i = 0; i < channels.length; i += CHECK_CONCURRENCY) {
           const batch = channels.slice(i, i + CHECK_CONCURRENCY);
           const results = await Promise.all(batch.map((channel) => this.#streams.check(channel)));
-          failed ||= results.includes(false);
+          failed += results.filter((ok) => !ok).length;
         }
       } while (this.#checkAgain && !this.#closing);
-      // The engine was unreachable for some channel: try again soon rather than at the next round.
-      if (failed && !this.#closing) setTimeout(() => void this.checkStreams(), CHECK_RETRY_MS).unref();
+      if (failed > 0 && !this.#closing) {
+        this.logger.warn({ failed }, 'could not check some channels against the engine; trying again');
+        setTimeout(() => void this.checkStreams(), CHECK_RETRY_MS).unref();
+      }
     };
     this.#checking = round().finally(() => (this.#checking = undefined));
     return this.#checking;
@@ -470,12 +521,10 @@ export class HeraldNode {
     for (const session of [...(this.hub.subscribers(channel) ?? [])]) session.insufficientState(channel);
   }
 
-  /** The channel's history is gone: subscribers still on the old epoch must learn it. */
-  #onEpochLost(channel: string, position: StreamPosition): void {
-    this.logger.warn({ channel, ...position }, 'channel history was lost: a new epoch began');
+  /** Makes the local subscribers that cannot reach `position` any more recover (3007). */
+  #recoverBehind(channel: string, position: StreamPosition): void {
     for (const session of [...(this.hub.subscribers(channel) ?? [])]) {
-      const reached = session.streamPosition(channel);
-      if (reached !== undefined && reached.epoch !== position.epoch) session.insufficientState(channel);
+      if (session.isBehind(channel, position)) session.insufficientState(channel);
     }
   }
 
@@ -493,7 +542,7 @@ export class HeraldNode {
   #answerSurvey(request: SurveyRequest): unknown {
     switch (request.op) {
       case 'channels':
-        return this.localChannels(request.pattern);
+        return this.localChannels(request.pattern, SURVEY_CHANNELS_LIMIT);
       case 'disconnect':
         return this.disconnectLocal(request.target, { reconnect: request.reconnect });
     }
@@ -515,22 +564,28 @@ function coversGap(
   return publications.length === missed && (missed === 0 || publications[0]?.offset === since.offset + 1);
 }
 
-/** A survey answer's channels, ignoring anything malformed (a node of another version, say). */
-function asChannelSummaries(answer: unknown): ChannelSummary[] {
-  if (!Array.isArray(answer)) return [];
-  return answer.filter(
+/** A node's answer to a channels survey, ignoring anything malformed (a node of another version, say). */
+function asLocalListing(answer: unknown): LocalListing {
+  const { channels, truncated } = (answer ?? {}) as Partial<Record<keyof LocalListing, unknown>>;
+  if (!Array.isArray(channels)) return { channels: [], truncated: false };
+  const valid = channels.filter(
     (item: unknown): item is ChannelSummary =>
       typeof item === 'object' &&
       item !== null &&
       typeof (item as ChannelSummary).channel === 'string' &&
       typeof (item as ChannelSummary).subscribers === 'number',
   );
+  return { channels: valid, truncated: truncated === true };
 }
 
 function sortedSummaries(counts: ReadonlyMap<string, number>): ChannelSummary[] {
   return [...counts]
     .map(([channel, subscribers]) => ({ channel, subscribers }))
     .sort((a, b) => (a.channel < b.channel ? -1 : a.channel > b.channel ? 1 : 0));
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
 
 function isDefined<T>(value: T | undefined): value is T {

@@ -26,11 +26,14 @@ export function brokerConformance(name: string, createBroker: (scope: string) =>
       broker = await createBroker(scope);
       received = [];
       controls = [];
-      await broker.start({
-        onPublication: (publication) => received.push(publication),
-        onControl: (message) => controls.push(message),
-        onDeliveryInterrupted: () => undefined,
-      });
+      await broker.start(
+        {
+          onPublication: (publication) => received.push(publication),
+          onControl: (message) => controls.push(message),
+          onDeliveryInterrupted: () => undefined,
+        },
+        'node-a',
+      );
       channel = `conf:${Date.now()}-${++counter}`;
     });
     afterEach(() => broker.close());
@@ -153,21 +156,29 @@ export function brokerConformance(name: string, createBroker: (scope: string) =>
       expect(next.position).toEqual({ offset: 1, epoch: history.position.epoch });
     });
 
-    it('carries control messages to every broker of the deployment, this one included', async () => {
+    it('carries control messages to every node of the deployment, this one included, or to one node', async () => {
       const other = await createBroker(scope);
       const otherControls: string[] = [];
-      await other.start({
-        onPublication: () => undefined,
-        onControl: (message) => otherControls.push(message),
-        onDeliveryInterrupted: () => undefined,
-      });
+      await other.start(
+        {
+          onPublication: () => undefined,
+          onControl: (message) => otherControls.push(message),
+          onDeliveryInterrupted: () => undefined,
+        },
+        'node-b',
+      );
       try {
         await broker.publishControl('{"hello":"é ✓"}');
         await until(() => controls.length === 1);
         expect(controls).toEqual(['{"hello":"é ✓"}']);
+        await broker.publishControl('to a', 'node-a');
+        await until(() => controls.length === 2);
         if (broker.kind !== 'memory') {
-          await until(() => otherControls.length === 1);
-          expect(otherControls).toEqual(['{"hello":"é ✓"}']);
+          await other.publishControl('to b', 'node-b');
+          await until(() => otherControls.length === 2);
+          await new Promise((resolve) => setTimeout(resolve, 50));
+          expect(otherControls).toEqual(['{"hello":"é ✓"}', 'to b']);
+          expect(controls).toEqual(['{"hello":"é ✓"}', 'to a']);
         }
       } finally {
         await other.close();

@@ -196,16 +196,24 @@ describe('herald serve --workers 2 with Redis', () => {
     expect(started.map((line) => line['node']).sort()).toEqual(['e2e-1', 'e2e-2']);
     expect(started.map((line) => line['worker']).sort()).toEqual([1, 2]);
     expect(started.every((line) => line['port'] === port)).toBe(true);
-    // Each worker is a node of the deployment: whichever answers lists both.
+    // Each worker is a node of the deployment, and each lists both once they have heard each other.
+    // A fresh connection per request lets either worker answer.
     const names = async () => {
       const info = await fetch(`${url}/api/info`, {
-        headers: { authorization: `apikey ${SECRETS.HERALD_API_KEY}` },
+        headers: { authorization: `apikey ${SECRETS.HERALD_API_KEY}`, connection: 'close' },
       });
       const { nodes } = (await info.json()) as { nodes: { name: string }[] };
-      return nodes.map((node) => node.name).sort();
+      return nodes
+        .map((node) => node.name)
+        .sort()
+        .join();
     };
-    for (let i = 0; i < 100 && (await names()).length < 2; i++) await new Promise((r) => setTimeout(r, 50));
-    expect(await names()).toEqual(['e2e-1', 'e2e-2']);
+    let agreeing = 0;
+    for (let i = 0; i < 200 && agreeing < 6; i++) {
+      agreeing = (await names()) === 'e2e-1,e2e-2' ? agreeing + 1 : 0;
+      if (agreeing === 0) await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    expect(agreeing, 'consecutive answers listing both workers').toBe(6);
 
     clients.push(...(await openClients(server, url, 6)));
     expect(new Set(clients.map((placed) => placed.pid))).toEqual(new Set(workers));

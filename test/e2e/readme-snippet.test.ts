@@ -33,7 +33,11 @@ it('subscribes from the start page with the README snippet and receives a public
 
   const token = await herald.token({ user: 'browser', ttlSeconds: 600 });
   await page.addScriptTag({ content: readmeSnippet().replace('PASTE_CLIENT_TOKEN', token) });
-  await waitFor(() => herald.node.localChannels('chat:lobby').length === 1, 10_000, 'the page to subscribe');
+  await waitFor(
+    () => herald.node.localChannels('chat:lobby').channels.length === 1,
+    10_000,
+    'the page to subscribe',
+  );
 
   await herald.publish('chat:lobby', { text: 'hello from the API' });
   await waitFor(

@@ -53,7 +53,13 @@ async function eventually(check: () => Promise<boolean>, timeoutMs: number, what
   }
 }
 
-describe.each(topologies)('two nodes on %s', (_name, engine) => {
+describe.each(topologies)('two nodes on %s', (name, engine) => {
+  /** Publishes straight into Redis, as another process sharing the deployment's prefix could. */
+  async function publishRaw(channel: string, message: string): Promise<void> {
+    if (name === 'redis') await redis.redis.command('PUBLISH', channel, message);
+    else await (await redis.cluster.masterFor(channel)).command('SPUBLISH', channel, message);
+  }
+
   let a: TestHerald;
   let b: TestHerald;
   let prefix: string;
@@ -168,6 +174,21 @@ describe.each(topologies)('two nodes on %s', (_name, engine) => {
     expect((await api(a, '/disconnect', { client: id, reconnect: true })).body).toEqual({ disconnected: 1 });
     expect((await client.closed).code).toBe(DisconnectCode.RECONNECT);
   });
+
+  it('names the nodes that did not answer a cluster-wide call', async () => {
+    // A node that announces itself and then never answers, as a hung process would.
+    const ghost = { id: 'ghost', name: 'ghost', version: '0', engine: 'redis' };
+    const stats = { uptime: 0, connections: 0, subscriptions: 0, channels: 0 };
+    const announcement = JSON.stringify({ type: 'node', node: { ...ghost, ...stats }, ttl: 10_000 });
+    await publishRaw(`${prefix}control`, announcement);
+    await eventually(async () => (await nodeIds(a)).includes('ghost'), 5000, 'the ghost to be listed');
+    const { status, body } = await api(a, '/disconnect', { user: 'nobody' });
+    expect(status).toBe(200);
+    expect(body).toEqual({ disconnected: 0, missingNodes: ['ghost'] });
+    expect((await api(a, '/channels')).body['missingNodes']).toEqual(['ghost']);
+    await publishRaw(`${prefix}control`, JSON.stringify({ type: 'leave', node: 'ghost' }));
+    await eventually(async () => !(await nodeIds(a)).includes('ghost'), 5000, 'the ghost to leave');
+  }, 20_000);
 
   it('drops a node that leaves cleanly at once, and one killed without a word within seconds', async () => {
     const c = await startTestHerald({ ...engine(), redisPrefix: prefix });

@@ -80,3 +80,21 @@ it('reports a command Redis refused as an internal error, not as Redis being unr
   expect(await response.json()).toMatchObject({ error: { code: 'HERALD_ERR_INTERNAL' } });
   expect(herald.node.ready).toBe(true);
 });
+
+it('shuts down within seconds even when Redis stopped answering', async () => {
+  const stalled = await startRedis();
+  const node = await startTestHerald({ redisUrl: stalled.url, redisPrefix: uniquePrefix() });
+  const client = await node.client();
+  await client.call('subscribe', { channel: 'chat:stalled' });
+  const pid = stalled.pid ?? 0;
+  process.kill(pid, 'SIGSTOP'); // the TCP connections stay open; nothing is answered
+  try {
+    const started = Date.now();
+    await node.close();
+    expect(Date.now() - started).toBeLessThan(6000);
+    expect((await client.closed).code).toBe(DisconnectCode.SHUTDOWN);
+  } finally {
+    process.kill(pid, 'SIGCONT');
+    await stalled.stop();
+  }
+}, 30_000);

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DisconnectCode, type PublicationFrame } from '@herald/protocol';
 import type { HeraldConfig } from '../../src/config/config.ts';
+import { DEFAULT_NAMESPACE_OPTIONS } from '../../src/core/namespace.ts';
 import { RedisKeys } from '../../src/engine/redis/keys.ts';
 import { encodeTail } from '../../src/engine/redis/payload.ts';
 import type { ProtocolClient } from '../../src/cli/protocol-client.ts';
@@ -161,5 +162,62 @@ describe.each(topologies)('stream repair on %s', (_name, topology) => {
     expect(result.recovered).toBe(false);
     expect(result.epoch).not.toBe(last.epoch);
     again.close();
+  });
+
+  it('reads a new epoch from its start when Redis lost the channel and the first new publications too', async () => {
+    const channel = fresh();
+    const old = await subscriber(channel);
+    const first = await herald.publish(channel, { n: 1 });
+    await waitFor(() => old.offsets.length === 1);
+    const server = await topology.serverFor(channel);
+    await server.command('DEL', keys.stream(channel), keys.meta(channel)); // Redis lost the channel
+    const newcomer = await subscriber(channel); // its read starts a new epoch at offset 0
+    await publishLost(channel, { n: 'new 1' });
+    await publishLost(channel, { n: 'new 2' });
+    await herald.node.checkStreams();
+    await waitFor(() => newcomer.offsets.length === 2);
+    expect(newcomer.offsets).toEqual([1, 2]);
+    expect((await old.client.closed).code).toBe(DisconnectCode.INSUFFICIENT_STATE);
+    const again = await herald.client();
+    const result = await again.call('subscribe', { channel, since: { offset: 1, epoch: first.epoch ?? '' } });
+    expect(result).toMatchObject({ recovered: false, offset: 2 });
+    again.close();
+    newcomer.client.close();
+  });
+
+  it('makes subscribers recover when a lost last publication is no longer in the history', async () => {
+    const channel = fresh();
+    const { client, offsets } = await subscriber(channel);
+    await herald.publish(channel, { n: 1 });
+    await waitFor(() => offsets.length === 1);
+    await publishLost(channel, { n: 2 });
+    await (await topology.serverFor(channel)).command('DEL', keys.stream(channel));
+    await herald.node.checkStreams();
+    expect((await client.closed).code).toBe(DisconnectCode.INSUFFICIENT_STATE);
+    expect(offsets).toEqual([1]);
+  });
+});
+
+describe('nodes that disagree about a namespace keeping history', () => {
+  it('delivers to subscribers of a node that keeps none what another node publishes with positions', async () => {
+    const prefix = uniquePrefix();
+    const withHistory = await startTestHerald({ redisUrl: redis.redis.url, redisPrefix: prefix });
+    const without = await startTestHerald({
+      redisUrl: redis.redis.url,
+      redisPrefix: prefix,
+      namespaces: { chat: { ...DEFAULT_NAMESPACE_OPTIONS, historySize: 0 } },
+    });
+    try {
+      const client = await without.client();
+      const received: number[] = [];
+      client.onPublication((_channel, pub) => received.push(pub.offset ?? 0));
+      expect(await client.call('subscribe', { channel: 'chat:mixed' })).toEqual({ recoverable: false });
+      for (let n = 1; n <= 3; n++) await withHistory.publish('chat:mixed', { n });
+      await waitFor(() => received.length === 3);
+      expect(received).toEqual([1, 2, 3]);
+      client.close();
+    } finally {
+      await Promise.all([withHistory.close(), without.close()]);
+    }
   });
 });

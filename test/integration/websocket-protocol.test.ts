@@ -224,7 +224,7 @@ describe('subscribe and publish', () => {
     await herald.publish('chat:unsub', 2);
     await client.call('ping', {});
     expect(received).toHaveLength(1);
-    expect(herald.node.localChannels('chat:unsub')).toEqual([]);
+    expect(herald.node.localChannels('chat:unsub').channels).toEqual([]);
     client.close();
   });
 

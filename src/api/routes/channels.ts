@@ -49,12 +49,30 @@ export function registerChannelsRoute(api: FastifyInstance, node: HeraldNode): v
                   },
                 },
               },
+              truncated: {
+                type: 'boolean',
+                description:
+                  'Present (true) when some node has more than 10,000 matching channels and listed only the first 10,000; narrow the pattern.',
+              },
+              missingNodes: {
+                type: 'array',
+                items: { type: 'string' },
+                description:
+                  'Present when some live nodes did not answer within 3 seconds: their ids. Their subscribers are missing from the list.',
+              },
             },
           },
           ...errorResponses(400, 401, 500, 503),
         },
       },
     },
-    async (request) => ({ channels: await node.channels(request.query.pattern) }),
+    async (request) => {
+      const { channels, missingNodes, truncated } = await node.channels(request.query.pattern);
+      return {
+        channels,
+        ...(truncated ? { truncated } : {}),
+        ...(missingNodes.length > 0 ? { missingNodes } : {}),
+      };
+    },
   );
 }

@@ -49,6 +49,12 @@ export function registerDisconnectRoute(api: FastifyInstance, node: HeraldNode):
             required: ['disconnected'],
             properties: {
               disconnected: { type: 'integer', description: 'Connections closed, on all nodes.' },
+              missingNodes: {
+                type: 'array',
+                items: { type: 'string' },
+                description:
+                  'Present when some live nodes did not answer within 3 seconds: their ids. They may still hold connections of the target; call again.',
+              },
             },
           },
           ...errorResponses(400, 401, 413, 500, 503),
@@ -62,9 +68,8 @@ export function registerDisconnectRoute(api: FastifyInstance, node: HeraldNode):
       // The schema's oneOf already guarantees this; the check keeps the types honest.
       if (target === undefined)
         throw new HeraldError('HERALD_ERR_BAD_REQUEST', 'body must have exactly one of user, client');
-      return {
-        disconnected: await node.disconnect(target, reconnect === undefined ? {} : { reconnect }),
-      };
+      const result = await node.disconnect(target, reconnect === undefined ? {} : { reconnect });
+      return result.missingNodes.length > 0 ? result : { disconnected: result.disconnected };
     },
   );
 }

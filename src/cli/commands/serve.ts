@@ -43,6 +43,10 @@ const FLAG_HELP: Readonly<Record<ScalarKey, readonly [placeholder: string, help:
   connectTimeout: ['duration', 'time a new connection has to send connect (default 10s)'],
   historyMaxLimit: ['count', 'most publications one history call returns (default 1000)'],
   idempotencyTtl: ['duration', 'how long idempotency keys are remembered (default 5m)'],
+  positionCheckInterval: [
+    'duration',
+    'how often followed channels are checked for publications pub/sub lost (default 15s)',
+  ],
   nodeName: ['name', 'this node’s name in info and logs (default: the host name)'],
   logLevel: ['level', 'fatal, error, warn, info, debug, trace or silent (default info)'],
   workers: [

@@ -62,7 +62,7 @@ export class MemoryBroker implements Broker {
     this.#now = options.now ?? Date.now;
   }
 
-  async start(handler: BrokerEventHandler): Promise<void> {
+  async start(handler: BrokerEventHandler, _node?: string): Promise<void> {
     this.#handler = handler;
     this.#sweepTimer = setInterval(() => this.sweep(), this.#sweepIntervalMs);
     this.#sweepTimer.unref();
@@ -126,7 +126,7 @@ export class MemoryBroker implements Broker {
   }
 
   /** One process is the whole deployment: the message comes back to this node, asynchronously like Redis. */
-  async publishControl(message: string): Promise<void> {
+  async publishControl(message: string, _to?: string): Promise<void> {
     const handler = this.#handler;
     queueMicrotask(() => handler?.onControl(message));
   }
@@ -141,13 +141,22 @@ export class MemoryBroker implements Broker {
   sweep(): void {
     const now = this.#now();
     for (const [channel, state] of this.#channels) {
-      if (state.metaExpiresAt <= now) {
+      if (this.#expired(channel, state, now)) {
         this.#channels.delete(channel);
         continue;
       }
       if (state.streamExpiresAt <= now && state.stream.length > 0) state.stream.clear();
     }
     for (const [key, entry] of this.#idempotent) if (entry.expiresAt <= now) this.#idempotent.delete(key);
+  }
+
+  /**
+   * Whether the channel's epoch and offset are gone. Not while the node follows the channel: its
+   * subscribers are on this epoch, and a new one would make them all recover for nothing (the Redis
+   * engine keeps it alive the same way, through the node's periodic position reads).
+   */
+  #expired(channel: string, state: ChannelState, now: number): boolean {
+    return state.metaExpiresAt <= now && !this.#subscribed.has(channel);
   }
 
   #deliver(publication: Publication): void {
@@ -161,7 +170,7 @@ export class MemoryBroker implements Broker {
    */
   #state(channel: string, policy: HistoryPolicy, now: number, publishing: boolean): ChannelState {
     let state = this.#channels.get(channel);
-    if (state !== undefined && state.metaExpiresAt <= now) state = undefined;
+    if (state !== undefined && this.#expired(channel, state, now)) state = undefined;
     if (state === undefined) {
       state = {
         epoch: newEpoch(),

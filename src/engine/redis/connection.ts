@@ -55,8 +55,27 @@ function reconnectStrategy(retries: number): number {
 }
 
 const SOCKET = { reconnectStrategy, connectTimeout: 2000 } as const;
-/** Commands fail at once while disconnected instead of piling up: publishes must fail fast. */
-const CLIENT = { disableOfflineQueue: true, pingInterval: 5000 } as const;
+/**
+ * Commands fail at once while disconnected instead of piling up: publishes must fail fast. The queue
+ * of commands waiting for answers is bounded too, for a Redis that stopped answering without closing
+ * the connection: past it, commands fail at once instead of holding memory.
+ */
+const CLIENT = { disableOfflineQueue: true, pingInterval: 5000, commandsQueueMaxLength: 50_000 } as const;
+
+/** How long a clean close may wait for replies to commands in flight before connections are dropped. */
+const CLOSE_TIMEOUT_MS = 2000;
+
+/**
+ * Closes cleanly (waiting for replies in flight), or drops the connections after `ms`: on a connection
+ * that died without a word, replies never come, and shutdown must not hang on them.
+ */
+async function closeWithin(client: { close(): Promise<void>; destroy(): void }, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), ms)));
+  const outcome = await Promise.race([client.close().catch(() => 'failed' as const), timeout]);
+  clearTimeout(timer);
+  if (outcome !== undefined) client.destroy();
+}
 
 interface ScriptRunner {
   evalSha(sha: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
@@ -148,7 +167,9 @@ class StandaloneConnection implements RedisConnection {
   }
 
   async close(): Promise<void> {
-    await Promise.allSettled([this.#commands.close(), this.#subscriber.close()]);
+    await Promise.all(
+      [this.#commands, this.#subscriber].map((client) => closeWithin(client, CLOSE_TIMEOUT_MS)),
+    );
   }
 }
 
@@ -168,10 +189,19 @@ class ClusterConnection implements RedisConnection {
     this.#cluster.on('error', onError);
     this.#cluster.on('node-error', onError);
     this.#cluster.on('sharded-channel-moved-error', onError);
-    // Any node coming (back) up after the start may be a shard's subscriber connection, or a
-    // promoted replica taking over a shard: either way publications may have been missed.
+    // After a connection to some node was lost (its client reconnects: a restart, or a master that
+    // died and is being replaced by its replica), the next node coming up may be the shard's new
+    // subscriber connection: publications may have been missed meanwhile. A pub/sub client opened for
+    // a new subscription is no interruption. (A slot moved to another master raises no event at all:
+    // the node's gap detection and periodic checks cover it.)
+    let interrupted = false;
+    this.#cluster.on('node-reconnecting', () => {
+      if (this.#connected) interrupted = true;
+    });
     this.#cluster.on('node-ready', () => {
-      if (this.#connected) this.#reconnectListeners.forEach((listener) => listener());
+      if (!interrupted || !this.#connected) return;
+      interrupted = false;
+      this.#reconnectListeners.forEach((listener) => listener());
     });
   }
 
@@ -210,6 +240,6 @@ class ClusterConnection implements RedisConnection {
 
   async close(): Promise<void> {
     this.#connected = false;
-    await this.#cluster.close().catch(() => undefined);
+    await closeWithin(this.#cluster, CLOSE_TIMEOUT_MS);
   }
 }

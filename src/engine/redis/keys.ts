@@ -32,9 +32,9 @@ export class RedisKeys {
     return `${this.#prefix}p:{${channel}}`;
   }
 
-  /** The pub/sub channel of control messages between the nodes of this deployment. */
-  control(): string {
-    return `${this.#prefix}control`;
+  /** The pub/sub channel of control messages to every node of this deployment, or to node `node`. */
+  control(node?: string): string {
+    return node === undefined ? `${this.#prefix}control` : `${this.#prefix}control:${node}`;
   }
 
   /** The Herald channel a pub/sub channel name belongs to, or undefined for another deployment's. */

@@ -4,7 +4,6 @@
  * each is one atomic round trip; every key of a channel shares its hash tag (see keys.ts).
  */
 import { readFileSync } from 'node:fs';
-import { ErrorReply } from 'redis';
 import { HeraldError } from '../../core/errors.ts';
 import type { Publication } from '../../core/publication.ts';
 import type {
@@ -24,6 +23,7 @@ import {
 } from './connection.ts';
 import { RedisKeys } from './keys.ts';
 import { decodePayload, encodeTail } from './payload.ts';
+import { toEngineError, withTimeout } from './errors.ts';
 
 const script = (name: string) =>
   redisScript(readFileSync(new URL(`./scripts/${name}`, import.meta.url), 'utf8'));
@@ -39,6 +39,8 @@ export interface RedisBrokerOptions extends RedisConnectionOptions {
   readonly metaTtlMs?: number;
   /** Connection errors, for logging. */
   readonly onError?: (err: Error) => void;
+  /** How long a call waits for Redis's answer before it fails (ms). Default 5 seconds. */
+  readonly commandTimeoutMs?: number;
 }
 
 type StreamEntry = [id: string, fields: string[]];
@@ -48,12 +50,14 @@ export class RedisBroker implements Broker {
   readonly #connection: RedisConnection;
   readonly #keys: RedisKeys;
   readonly #metaTtlMs: number;
+  readonly #commandTimeoutMs: number;
   #handler: BrokerEventHandler | undefined;
 
   constructor(options: RedisBrokerOptions) {
     this.#connection = createRedisConnection(options);
     this.#keys = new RedisKeys(options.prefix ?? 'herald:');
     this.#metaTtlMs = options.metaTtlMs ?? 24 * 3600_000;
+    this.#commandTimeoutMs = options.commandTimeoutMs ?? 5000;
     if (options.onError !== undefined) this.#connection.onError(options.onError);
     this.#connection.onReconnected(() => this.#handler?.onDeliveryInterrupted());
   }
@@ -62,10 +66,12 @@ export class RedisBroker implements Broker {
     return this.#connection.ready;
   }
 
-  async start(handler: BrokerEventHandler): Promise<void> {
+  async start(handler: BrokerEventHandler, node: string): Promise<void> {
     this.#handler = handler;
     await this.#connection.connect();
-    await this.#connection.subscribe(this.#keys.control(), (message) => this.#handler?.onControl(message));
+    const onControl = (message: string) => this.#handler?.onControl(message);
+    await this.#connection.subscribe(this.#keys.control(), onControl);
+    await this.#connection.subscribe(this.#keys.control(node), onControl);
   }
 
   async subscribe(channel: string): Promise<void> {
@@ -135,8 +141,8 @@ export class RedisBroker implements Broker {
     await this.#call(() => this.#connection.run(END_EPOCH, keys, [epoch]));
   }
 
-  async publishControl(message: string): Promise<void> {
-    await this.#call(() => this.#connection.publish(this.#keys.control(), message));
+  async publishControl(message: string, to?: string): Promise<void> {
+    await this.#call(() => this.#connection.publish(this.#keys.control(to), message));
   }
 
   async close(): Promise<void> {
@@ -150,22 +156,18 @@ export class RedisBroker implements Broker {
     if (publication !== undefined) this.#handler?.onPublication(publication);
   };
 
-  /** Runs a Redis call, failing fast with HERALD_ERR_ENGINE_UNAVAILABLE when Redis cannot be reached. */
+  /**
+   * Runs a Redis call, failing fast with HERALD_ERR_ENGINE_UNAVAILABLE when Redis cannot be reached
+   * and giving up on an answer after the command timeout.
+   */
   async #call<T>(operation: () => Promise<T>): Promise<T> {
     if (!this.#connection.ready) {
       throw new HeraldError('HERALD_ERR_ENGINE_UNAVAILABLE', 'Redis is not reachable');
     }
     try {
-      return await operation();
+      return await withTimeout(operation(), this.#commandTimeoutMs);
     } catch (err) {
-      if (isRedisReply(err))
-        throw new HeraldError('HERALD_ERR_INTERNAL', 'Redis refused a command', { cause: err });
-      throw new HeraldError('HERALD_ERR_ENGINE_UNAVAILABLE', 'Redis is not reachable', { cause: err });
+      throw toEngineError(err);
     }
   }
-}
-
-/** An error Redis answered with (as opposed to a connection failure). */
-function isRedisReply(err: unknown): boolean {
-  return err instanceof ErrorReply;
 }
