@@ -12,6 +12,7 @@ import {
   RedisReplyError,
   checkRedisVersion,
   keySlot,
+  migrateSlot,
   redisCommand,
   startRedis,
   startRedisCluster,
@@ -184,6 +185,79 @@ describe('startRedisCluster', () => {
     expect(await role(m1)).toContain('master');
     expect(await role(r0)).toEqual(['slave', '127.0.0.1', String(m0?.port)]);
     expect(await role(r1)).toEqual(['slave', '127.0.0.1', String(m1?.port)]);
+  });
+});
+
+describe('migrateSlot', () => {
+  let cluster: RedisCluster | undefined;
+  afterEach(async () => {
+    await cluster?.stop();
+    cluster = undefined;
+  });
+
+  it('moves a slot and its keys to another master, and every node and node-redis follow', async () => {
+    cluster = await startRedisCluster({ replicasPerMaster: 1 });
+    const prefix = uniquePrefix();
+    const tag = `{${prefix}moving}`;
+    const slot = keySlot(tag);
+    const source = await cluster.masterFor(slot);
+    const target = cluster.nodes.slice(0, 3).find((node) => node !== source) as RedisServer;
+    // More keys than one MIGRATE batch, of several types, one with an expiry.
+    const keys = Array.from({ length: 250 }, (_, i) => `${tag}:${i}`);
+    for (const key of keys) await source.command('SET', key, `v-${key}`);
+    await source.command('XADD', `${tag}:stream`, '1-0', 'p', 'one');
+    await source.command('SET', `${tag}:ttl`, 'soon', 'PX', '600000');
+
+    const client = createCluster({ rootNodes: cluster.seeds.map((seed) => ({ url: `redis://${seed}` })) });
+    await client.connect();
+    try {
+      const messages: string[] = [];
+      await client.sSubscribe(`${tag}:pubsub`, (message) => messages.push(message));
+      expect(await client.get(`${tag}:0`)).toBe(`v-${tag}:0`); // node-redis learnt the old owner
+
+      await migrateSlot(cluster, slot, target, { batch: 100 });
+
+      expect(await cluster.masterFor(slot)).toBe(target);
+      for (const node of cluster.nodes) {
+        const slots = await redisCommand(node.port, 'CLUSTER', 'COUNTKEYSINSLOT', String(slot)).catch(
+          () => '',
+        );
+        if (node === source) expect(slots).toBe('0');
+        if (node === target) expect(slots).toBe(String(keys.length + 2));
+      }
+      expect(await target.command('GET', `${tag}:249`)).toBe(`v-${tag}:249`);
+      expect(await target.command('XRANGE', `${tag}:stream`, '-', '+')).toBe('1-0\np\none');
+      expect(Number(await target.command('PTTL', `${tag}:ttl`))).toBeGreaterThan(500_000);
+      await expect(source.command('GET', `${tag}:0`)).rejects.toThrow(
+        `MOVED ${slot} 127.0.0.1:${target.port}`,
+      );
+      // The cluster is healthy, and its replicas follow the new owner too.
+      for (const node of cluster.nodes)
+        expect(await node.command('CLUSTER', 'INFO')).toContain('cluster_state:ok');
+
+      // node-redis follows the MOVED, and moves its sharded subscription when the source unsubscribes it.
+      expect(await client.get(`${tag}:1`)).toBe(`v-${tag}:1`);
+      await vi.waitFor(
+        async () => {
+          await client.sPublish(`${tag}:pubsub`, 'after');
+          expect(messages).toContain('after');
+        },
+        { timeout: 5_000, interval: 100 },
+      );
+    } finally {
+      client.destroy();
+    }
+  });
+
+  it('does nothing when the target serves the slot already, and refuses a target that is not a master', async () => {
+    cluster = await startRedisCluster({ masters: 2, replicasPerMaster: 1 });
+    const slot = keySlot(`{${uniquePrefix()}x}`);
+    const owner = await cluster.masterFor(slot);
+    await migrateSlot(cluster, slot, owner);
+    expect(await cluster.masterFor(slot)).toBe(owner);
+    const replica = cluster.nodes[2] as RedisServer;
+    await expect(migrateSlot(cluster, slot, replica)).rejects.toThrow(/not a master/);
+    await expect(migrateSlot(cluster, 16_384, owner)).rejects.toThrow(RangeError);
   });
 });
 

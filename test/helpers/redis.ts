@@ -457,6 +457,94 @@ async function masterFor(nodes: readonly RedisServer[], slot: number): Promise<R
   throw lastError;
 }
 
+/** Options for {@link migrateSlot}. */
+export interface MigrateSlotOptions {
+  /** Keys moved per MIGRATE command. Default 100. */
+  batch?: number;
+  /**
+   * Keep the slot IMPORTING on the target and MIGRATING on the source this long after its keys moved, ms:
+   * commands on the slot are then redirected to the target with ASK, where one naming several keys fails
+   * with TRYAGAIN unless all of them exist. Default 0.
+   */
+  holdMigratingMs?: number;
+}
+
+/**
+ * Moves `slot`, with its keys, from its current master to `target` (a master of `cluster`), the way
+ * `redis-cli --cluster reshard` does: CLUSTER SETSLOT IMPORTING on the target and MIGRATING on the source,
+ * MIGRATE of the keys in batches, then SETSLOT NODE on the target, the source and every other master.
+ * Resolves once every running node of the cluster reports `target` as the slot's master; does nothing when
+ * `target` serves the slot already. While it runs, commands on the slot's existing keys are still served by
+ * the source; a command naming several keys, some already moved, fails with TRYAGAIN. The target announces
+ * its ownership over the cluster bus at once, so the source gives the slot up within milliseconds of the
+ * target's SETSLOT NODE (even before it is told), and sends SUNSUBSCRIBE to the clients subscribed to the
+ * slot's sharded channels on it.
+ */
+export async function migrateSlot(
+  cluster: RedisCluster,
+  slot: number,
+  target: RedisServer,
+  options: MigrateSlotOptions = {},
+): Promise<void> {
+  if (!Number.isInteger(slot) || slot < 0 || slot >= SLOTS) throw new RangeError(`bad slot ${slot}`);
+  const batch = options.batch ?? 100;
+  if (!Number.isInteger(batch) || batch < 1) throw new RangeError('bad batch');
+  if (!cluster.nodes.includes(target))
+    throw new Error(`${HOST}:${target.port} is not a node of this cluster`);
+  const role = (await target.command('ROLE')).split('\n')[0];
+  if (role !== 'master') throw new Error(`${HOST}:${target.port} is a ${role ?? '?'}, not a master`);
+  const source = await cluster.masterFor(slot);
+  if (source === target) return;
+  const s = String(slot);
+  const [sourceId, targetId] = await Promise.all([
+    source.command('CLUSTER', 'MYID'),
+    target.command('CLUSTER', 'MYID'),
+  ]);
+  await target.command('CLUSTER', 'SETSLOT', s, 'IMPORTING', sourceId);
+  await source.command('CLUSTER', 'SETSLOT', s, 'MIGRATING', targetId);
+  for (;;) {
+    const [keys] = await exchange(source.port, [['CLUSTER', 'GETKEYSINSLOT', s, String(batch)]]);
+    if (keys instanceof RedisReplyError) throw keys;
+    if (!Array.isArray(keys) || keys.length === 0) break;
+    const names = keys.map((key) => String(key));
+    await source.command('MIGRATE', HOST, String(target.port), '', '0', '10000', 'KEYS', ...names);
+  }
+  await sleep(options.holdMigratingMs ?? 0);
+  // The target first, so that the slot is never without an owner (as redis-cli does it); the source's
+  // SETSLOT refuses while it still holds keys of the slot.
+  await target.command('CLUSTER', 'SETSLOT', s, 'NODE', targetId);
+  await source.command('CLUSTER', 'SETSLOT', s, 'NODE', targetId);
+  const others = await runningMasters(cluster.nodes);
+  await Promise.all(
+    others
+      .filter((node) => node !== source && node !== target)
+      .map((node) => node.command('CLUSTER', 'SETSLOT', s, 'NODE', targetId)),
+  );
+  await waitUntil(async () => {
+    for (const node of cluster.nodes) {
+      if (node.pid === undefined) continue;
+      const [slots] = await exchange(node.port, [['CLUSTER', 'SLOTS']]);
+      const port = Array.isArray(slots) ? masterPort(slots, slot) : undefined;
+      if (port !== target.port) return `${HOST}:${node.port} sees slot ${slot} on ${port ?? 'no node'}`;
+    }
+    return undefined;
+  }, `every node to see slot ${slot} on ${HOST}:${target.port}`);
+}
+
+/** The running nodes that are masters now (by ROLE). */
+async function runningMasters(nodes: readonly RedisServer[]): Promise<RedisServer[]> {
+  const running = nodes.filter((node) => node.pid !== undefined);
+  const roles = await Promise.all(
+    running.map((node) =>
+      node.command('ROLE').then(
+        (role) => role.split('\n')[0],
+        () => undefined,
+      ),
+    ),
+  );
+  return running.filter((_node, i) => roles[i] === 'master');
+}
+
 /** The master's port for `slot` in a CLUSTER SLOTS reply: `[[start, end, [ip, port, id, ...], ...], ...]`. */
 function masterPort(ranges: RespValue[], slot: number): number | undefined {
   for (const range of ranges) {
