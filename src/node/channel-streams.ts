@@ -107,14 +107,23 @@ export class ChannelStreams {
   }
 
   /**
-   * Compares the channel with the engine and repairs what the node missed, in one read of what
-   * follows the last publication passed on (usually nothing). A check that races a live publication
-   * is harmless: the read passes it on and the live copy is then dropped as a duplicate. Resolves to
-   * false when the engine could not be read.
+   * Compares a quiet channel with the engine and repairs what the node missed, in one read of what
+   * follows the last publication passed on (usually nothing). Resolves to false when the engine
+   * could not be read.
+   *
+   * A channel that received publications live since the last check is left alone: pub/sub keeps a
+   * channel's order, so a loss there shows as a gap in the next live publication. Checking it would
+   * race the publications still in flight to this node, and under load those can outnumber the
+   * history, which would make a repair skip them. Only a quiet channel can hide a lost tail, and
+   * there a publication in flight is covered by the history.
    */
   async check(channel: string): Promise<boolean> {
     const stream = this.#streams.get(channel);
     if (stream === undefined || stream.held !== undefined) return true;
+    if (stream.heard) {
+      stream.heard = false;
+      return true;
+    }
     if (stream.epoch === '') {
       try {
         this.seed(channel, (await this.#options.read(channel, undefined)).position);
@@ -123,13 +132,12 @@ export class ChannelStreams {
         return false;
       }
     }
-    const { epoch, offset, heard } = stream;
-    stream.heard = false;
+    const { epoch, offset } = stream;
     stream.held = [];
     const read = await this.#repair(channel, stream);
     // node-redis can miss a Cluster's notice that a slot moved, and then stays subscribed to a shard
     // that no longer sends anything: the history fills while nothing arrives live.
-    if (read && !heard && !stream.heard && stream.epoch === epoch && stream.offset > offset) {
+    if (read && !stream.heard && stream.epoch === epoch && stream.offset > offset) {
       this.#options.onDeaf(channel);
     }
     return read;
