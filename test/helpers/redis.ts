@@ -51,6 +51,8 @@ export interface StartRedisOptions {
   appendonly?: boolean;
   /** Require this password (`requirepass`). Default: none. */
   password?: string;
+  /** More `redis-server` arguments (e.g. `--tls-port`); the plain port stays open for the helper's own use. */
+  args?: readonly string[];
 }
 
 /** A Redis Cluster of local processes. */
@@ -101,7 +103,7 @@ export function uniquePrefix(): string {
 export async function startRedis(options: StartRedisOptions = {}): Promise<RedisServer> {
   await ensureRedisServer();
   const extra = options.appendonly === true ? ['--appendonly', 'yes', '--appendfsync', 'always'] : [];
-  return launch(extra, false, options.password);
+  return launch([...extra, ...(options.args ?? [])], false, options.password);
 }
 
 /**

@@ -4,7 +4,7 @@
  * one subscriber connection per node (per shard in a Cluster, with sharded pub/sub).
  */
 import { createHash } from 'node:crypto';
-import { createClient, createCluster, type RedisClientType, type RedisClusterType } from 'redis';
+import { createClient, createCluster, ErrorReply, type RedisClientType, type RedisClusterType } from 'redis';
 
 export interface RedisScript {
   readonly source: string;
@@ -46,22 +46,85 @@ export interface RedisConnectionOptions {
 }
 
 /**
- * Reconnect forever with capped, jittered backoff. node-redis does not reconnect after a socket
- * timeout by default, so the strategy is set explicitly.
+ * Reconnect with capped, jittered backoff, forever once the node runs: Redis restarting or a network
+ * blip must not take a node down. node-redis does not reconnect after a socket timeout by default, so
+ * the strategy is set explicitly.
+ *
+ * While the node is starting, though, a failure that retrying cannot fix (Redis refused the
+ * credentials, or its TLS certificate is not trusted) stops the start with a message that says what
+ * to fix, instead of a node that waits forever. Redis not answering yet is retried: it may be starting
+ * too.
  */
-function reconnectStrategy(retries: number): number {
-  const base = Math.min(2000, 50 * 2 ** Math.min(retries, 6));
-  return Math.round(base / 2 + Math.random() * (base / 2));
+function reconnectStrategy(startup: Startup) {
+  return (retries: number, cause: Error): number | Error => {
+    const permanent = startup.starting ? permanentStartFailure(cause) : undefined;
+    if (permanent !== undefined) {
+      startup.failure = permanent;
+      return permanent;
+    }
+    const base = Math.min(2000, 50 * 2 ** Math.min(retries, 6));
+    return Math.round(base / 2 + Math.random() * (base / 2));
+  };
 }
 
-const SOCKET = { reconnectStrategy, connectTimeout: 2000 } as const;
+/** Whether the connections are still being opened, and why they could not be, if retrying cannot help. */
+interface Startup {
+  starting: boolean;
+  failure: Error | undefined;
+}
+
+/** Replies to AUTH (or HELLO) that mean the URL's credentials are wrong. */
+const CREDENTIAL_REPLIES = ['WRONGPASS', 'NOAUTH', 'NOPERM', 'ERR invalid password', 'ERR AUTH'];
+
+/** The reason a start cannot succeed by retrying, or undefined when it may. */
+export function permanentStartFailure(cause: Error): Error | undefined {
+  if (cause instanceof ErrorReply && CREDENTIAL_REPLIES.some((reply) => cause.message.startsWith(reply))) {
+    return new Error(
+      `Redis refused the credentials of the Redis URL (${cause.message.split('.')[0]}); check the user name and password in HERALD_REDIS_URL`,
+      { cause },
+    );
+  }
+  const code = (cause as NodeJS.ErrnoException).code ?? '';
+  if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(code)) {
+    return new Error(
+      `the TLS certificate of Redis is not trusted (${code}: ${cause.message}); if it is signed by your own CA, point NODE_EXTRA_CA_CERTS at the CA's certificate file`,
+      { cause },
+    );
+  }
+  return undefined;
+}
+
+/**
+ * Opens the connections; when one fails for good, drops them all (another one would otherwise keep
+ * retrying, and keep the process alive) and rejects with the permanent failure, if that is what
+ * stopped it.
+ */
+async function connectOnce(
+  startup: Startup,
+  connect: () => Promise<unknown>,
+  destroy: () => void,
+): Promise<void> {
+  try {
+    await connect();
+  } catch (err) {
+    try {
+      destroy();
+    } catch {
+      // already closed
+    }
+    throw startup.failure ?? err;
+  } finally {
+    startup.starting = false;
+  }
+}
+
+const SOCKET = { connectTimeout: 2000 } as const;
 /**
  * Commands fail at once while disconnected instead of piling up: publishes must fail fast. The queue
  * of commands waiting for answers is bounded too, for a Redis that stopped answering without closing
  * the connection: past it, commands fail at once instead of holding memory.
  */
 const CLIENT = { disableOfflineQueue: true, pingInterval: 5000, commandsQueueMaxLength: 50_000 } as const;
-
 /** How long a clean close may wait for replies to commands in flight before connections are dropped. */
 const CLOSE_TIMEOUT_MS = 2000;
 
@@ -112,8 +175,11 @@ class StandaloneConnection implements RedisConnection {
   readonly #errorListeners: ((err: Error) => void)[] = [];
   readonly #reconnectListeners: (() => void)[] = [];
 
+  readonly #startup: Startup = { starting: true, failure: undefined };
+
   constructor(url: string) {
-    this.#commands = createClient({ url, socket: SOCKET, ...CLIENT });
+    const socket = { ...SOCKET, reconnectStrategy: reconnectStrategy(this.#startup) };
+    this.#commands = createClient({ url, socket, ...CLIENT });
     this.#subscriber = this.#commands.duplicate();
     for (const client of [this.#commands, this.#subscriber]) {
       client.on('error', (err: Error) => this.#errorListeners.forEach((listener) => listener(err)));
@@ -139,7 +205,11 @@ class StandaloneConnection implements RedisConnection {
   }
 
   async connect(): Promise<void> {
-    await Promise.all([this.#commands.connect(), this.#subscriber.connect()]);
+    await connectOnce(
+      this.#startup,
+      () => Promise.all([this.#commands.connect(), this.#subscriber.connect()]),
+      () => [this.#commands, this.#subscriber].forEach((client) => client.isOpen && client.destroy()),
+    );
   }
 
   run(script: RedisScript, keys: readonly string[], args: readonly string[]): Promise<unknown> {
@@ -180,10 +250,12 @@ class ClusterConnection implements RedisConnection {
   readonly #reconnectListeners: (() => void)[] = [];
   #connected = false;
 
+  readonly #startup: Startup = { starting: true, failure: undefined };
+
   constructor(nodes: readonly string[]) {
     this.#cluster = createCluster({
       rootNodes: nodes.map((node) => ({ url: `redis://${node}` })),
-      defaults: { socket: SOCKET, ...CLIENT },
+      defaults: { socket: { ...SOCKET, reconnectStrategy: reconnectStrategy(this.#startup) }, ...CLIENT },
     });
     const onError = (err: Error) => this.#errorListeners.forEach((listener) => listener(err));
     this.#cluster.on('error', onError);
@@ -210,7 +282,11 @@ class ClusterConnection implements RedisConnection {
   }
 
   async connect(): Promise<void> {
-    await this.#cluster.connect();
+    await connectOnce(
+      this.#startup,
+      () => this.#cluster.connect(),
+      () => this.#cluster.destroy(),
+    );
     this.#connected = true;
   }
 
