@@ -192,7 +192,10 @@ describe('herald serve --workers 2 with Redis', () => {
     const workers = heraldChildren(server.child.pid ?? 0);
     expect(workers).toHaveLength(2);
 
-    const started = logLines(server).filter((line) => line['msg'] === 'herald started');
+    // A worker's log line can reach the pipe after its ready message reached the primary.
+    const startedLines = () => logLines(server).filter((line) => line['msg'] === 'herald started');
+    await waitFor(() => startedLines().length === 2, 5000, 'both workers to log their start');
+    const started = startedLines();
     expect(started.map((line) => line['node']).sort()).toEqual(['e2e-1', 'e2e-2']);
     expect(started.map((line) => line['worker']).sort()).toEqual([1, 2]);
     expect(started.every((line) => line['port'] === port)).toBe(true);
