@@ -4,7 +4,6 @@
  * by the kernel and the primary's round robin, and the worker that serves a client is read from its
  * log line (`client connected`, which carries the worker's index and pid).
  */
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync, readdirSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
@@ -13,53 +12,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PublicationFrame } from '@herald/protocol';
 import { mintToken } from '../../src/auth/tokens.ts';
 import { ProtocolClient } from '../../src/cli/protocol-client.ts';
+import { finished, logLines, run, runToEnd, type Running } from '../helpers/cli.ts';
 import { waitFor } from '../helpers/herald.ts';
 import { startRedis, uniquePrefix, type RedisServer } from '../helpers/redis.ts';
 
-const BIN = new URL('../../bin/herald.js', import.meta.url).pathname;
-/** The environment without any HERALD_* variable of the machine running the tests. */
-const cleanEnv = Object.fromEntries(
-  Object.entries(process.env).filter(([name]) => !name.startsWith('HERALD_')),
-);
 const SECRETS = {
   HERALD_API_KEY: 'workers-test-api-key-0123456789',
   HERALD_TOKEN_SECRET: 'workers-test-token-secret-0123456789-0123456789',
 };
 const START_TIMEOUT_MS = 40_000;
-
-interface Running {
-  readonly child: ChildProcessWithoutNullStreams;
-  stdout: string;
-  stderr: string;
-}
-
-function run(args: string[], env: Record<string, string> = {}): Running {
-  const child = spawn(process.execPath, [BIN, ...args], { env: { ...cleanEnv, ...env } });
-  const running: Running = { child, stdout: '', stderr: '' };
-  child.stdout.on('data', (chunk: Buffer) => (running.stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (running.stderr += chunk.toString()));
-  return running;
-}
-
-async function finished(running: Running): Promise<number> {
-  if (running.child.exitCode !== null) return running.child.exitCode;
-  const [code] = (await once(running.child, 'exit')) as [number | null];
-  return code ?? -1;
-}
-
-async function runToEnd(args: string[], env: Record<string, string> = {}) {
-  const running = run(args, env);
-  const code = await finished(running);
-  return Object.assign(running, { code });
-}
-
-/** The JSON log lines printed so far. */
-function logLines(running: Running): Record<string, unknown>[] {
-  return running.stdout
-    .split('\n')
-    .filter((line) => line.startsWith('{'))
-    .map((line) => JSON.parse(line) as Record<string, unknown>);
-}
 
 /** Children of `ppid` that run the herald command (tsx also starts an esbuild child, left out here). */
 function heraldChildren(ppid: number): number[] {

@@ -1,45 +1,9 @@
 /** The `herald` command as a user runs it: real processes, real HTTP and WebSocket on loopback. */
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DisconnectCode } from '@herald/protocol';
 import { ProtocolClient } from '../../src/cli/protocol-client.ts';
+import { finished, run, runToEnd, type Running } from '../helpers/cli.ts';
 import { waitFor } from '../helpers/herald.ts';
-
-const BIN = new URL('../../bin/herald.js', import.meta.url).pathname;
-/** The environment without any HERALD_* variable of the machine running the tests. */
-const cleanEnv = Object.fromEntries(
-  Object.entries(process.env).filter(([name]) => !name.startsWith('HERALD_')),
-);
-
-interface Running {
-  readonly child: ChildProcessWithoutNullStreams;
-  stdout: string;
-  stderr: string;
-}
-
-function run(args: string[], env: Record<string, string> = {}): Running {
-  const child = spawn(process.execPath, [BIN, ...args], { env: { ...cleanEnv, ...env } });
-  const running: Running = { child, stdout: '', stderr: '' };
-  child.stdout.on('data', (chunk: Buffer) => (running.stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (running.stderr += chunk.toString()));
-  return running;
-}
-
-async function finished(running: Running): Promise<number> {
-  if (running.child.exitCode !== null) return running.child.exitCode;
-  const [code] = (await once(running.child, 'exit')) as [number | null];
-  return code ?? -1;
-}
-
-async function runToEnd(
-  args: string[],
-  env: Record<string, string> = {},
-): Promise<Running & { code: number }> {
-  const running = run(args, env);
-  const code = await finished(running);
-  return Object.assign(running, { code });
-}
 
 describe('herald serve with nothing configured', () => {
   let server: Running;

@@ -2,11 +2,11 @@
  * Several Herald nodes sharing one Redis (and one Redis Cluster): what one publishes, all deliver;
  * each knows the others, and the server API's calls reach the clients of every node.
  */
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DisconnectCode, type PublicationFrame } from '@herald/protocol';
 import type { NodeInfo } from '../../src/node/node.ts';
+import { run } from '../helpers/cli.ts';
 import { TEST_API_KEY, TEST_TOKEN_SECRET } from '../helpers/config.ts';
 import { freePort } from '../helpers/free-port.ts';
 import { DEFAULT_NAMESPACE_OPTIONS } from '../../src/core/namespace.ts';
@@ -196,27 +196,15 @@ describe.each(topologies)('two nodes on %s', (name, engine) => {
     await c.close();
     expect(await nodeIds(a)).not.toContain(c.node.id);
 
-    const port = await freePort();
-    const env = Object.fromEntries(
-      Object.entries(process.env).filter(([name]) => !name.startsWith('HERALD_')),
-    );
-    const killed = spawn(
-      process.execPath,
-      [new URL('../../bin/herald.js', import.meta.url).pathname, 'serve'],
-      {
-        env: {
-          ...env,
-          ...toEnv(engine()),
-          HERALD_PORT: String(port),
-          HERALD_REDIS_PREFIX: prefix,
-          HERALD_API_KEY: TEST_API_KEY,
-          HERALD_TOKEN_SECRET: TEST_TOKEN_SECRET,
-          HERALD_NODE_NAME: 'doomed',
-          HERALD_LOG_LEVEL: 'silent',
-        },
-        stdio: 'ignore',
-      },
-    );
+    const killed = run(['serve'], {
+      ...toEnv(engine()),
+      HERALD_PORT: String(await freePort()),
+      HERALD_REDIS_PREFIX: prefix,
+      HERALD_API_KEY: TEST_API_KEY,
+      HERALD_TOKEN_SECRET: TEST_TOKEN_SECRET,
+      HERALD_NODE_NAME: 'doomed',
+      HERALD_LOG_LEVEL: 'silent',
+    }).child;
     try {
       const named = async () => ((await api(a, '/info')).body['nodes'] as NodeInfo[]).map((n) => n.name);
       await eventually(async () => (await named()).includes('doomed'), 15_000, 'the node process to appear');

@@ -119,6 +119,25 @@ async function newMaster(cluster: RedisCluster, slot: number, old: RedisServer):
   }
 }
 
+/**
+ * Both nodes hold the channels' subscriptions on `target`. A node whose subscription node-redis lost
+ * renews it when a position check finds it deaf, so a few checks are allowed for.
+ */
+async function expectBothNodesSubscribed(
+  env: Setup,
+  target: RedisServer,
+  channels: readonly string[],
+  details: string,
+): Promise<void> {
+  const subscribed = () => Promise.all(channels.map((c) => shardSubscribers(target, env.keys.pubsub(c))));
+  for (let i = 0; i < 50 && (await subscribed()).some((count) => count !== 2); i++) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  expect(await subscribed(), `nodes subscribed on the new master, per moved channel\n${details}`).toEqual(
+    channels.map(() => 2),
+  );
+}
+
 /** How many connections subscribe to a sharded pub/sub channel on `master` (PUBSUB SHARDNUMSUB). */
 async function shardSubscribers(master: RedisServer, pubsubChannel: string): Promise<number> {
   return Number((await master.command('PUBSUB', 'SHARDNUMSUB', pubsubChannel)).split('\n')[1]);
@@ -244,14 +263,7 @@ it('loses, duplicates and reorders nothing when slots migrate to another master 
     details,
   ).toBe(true);
   // The nodes' subscriptions moved with the slots.
-  // A node whose subscription node-redis lost renews it when a check finds it deaf: allow a few checks.
-  const subscribed = () => Promise.all(moving.map((c) => shardSubscribers(target, env.keys.pubsub(c))));
-  for (let i = 0; i < 50 && (await subscribed()).some((count) => count !== 2); i++) {
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  expect(await subscribed(), `nodes subscribed on the new master, per moved channel\n${details}`).toEqual(
-    moving.map(() => 2),
-  );
+  await expectBothNodesSubscribed(env, target, moving, details);
 }, 60_000);
 
 it('keeps both nodes subscribed after slot migrations while other subscriptions on the shard come and go', async () => {
@@ -291,12 +303,5 @@ it('keeps both nodes subscribed after slot migrations while other subscriptions 
   expect(check.problems, details).toEqual([]);
   // Both nodes hold the moved channels' subscriptions on their new master, so publications arrive live
   // again (not only through the nodes' periodic position checks).
-  // A node whose subscription node-redis lost renews it when a check finds it deaf: allow a few checks.
-  const subscribed = () => Promise.all(moving.map((c) => shardSubscribers(target, env.keys.pubsub(c))));
-  for (let i = 0; i < 50 && (await subscribed()).some((count) => count !== 2); i++) {
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  expect(await subscribed(), `nodes subscribed on the new master, per moved channel\n${details}`).toEqual(
-    moving.map(() => 2),
-  );
+  await expectBothNodesSubscribed(env, target, moving, details);
 }, 60_000);

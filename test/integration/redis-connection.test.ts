@@ -3,7 +3,7 @@
  * user with a password and a database index, TLS (rediss://) with a certificate from a private CA,
  * and what an operator sees when the credentials or the certificate are wrong.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintToken } from '../../src/auth/tokens.ts';
 import { ProtocolClient } from '../../src/cli/protocol-client.ts';
+import { run } from '../helpers/cli.ts';
 import { TEST_API_KEY, TEST_TOKEN_SECRET } from '../helpers/config.ts';
 import { freePort } from '../helpers/free-port.ts';
 import { startTestHerald, waitFor } from '../helpers/herald.ts';
@@ -120,28 +121,15 @@ describe('rediss:// with a certificate from a private CA', () => {
 
   /** `herald serve` against the TLS port, as an operator would run it. */
   function serve(env: Record<string, string>) {
-    const clean = Object.fromEntries(
-      Object.entries(process.env).filter(([name]) => !name.startsWith('HERALD_')),
-    );
-    const child = spawn(
-      process.execPath,
-      [new URL('../../bin/herald.js', import.meta.url).pathname, 'serve'],
-      {
-        env: {
-          ...clean,
-          HERALD_REDIS_URL: `rediss://127.0.0.1:${tlsPort}`,
-          HERALD_REDIS_PREFIX: uniquePrefix(),
-          HERALD_API_KEY: TEST_API_KEY,
-          HERALD_TOKEN_SECRET: TEST_TOKEN_SECRET,
-          HERALD_LOG_LEVEL: 'info',
-          ...env,
-        },
-      },
-    );
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    return { child, output: () => output };
+    const running = run(['serve'], {
+      HERALD_REDIS_URL: `rediss://127.0.0.1:${tlsPort}`,
+      HERALD_REDIS_PREFIX: uniquePrefix(),
+      HERALD_API_KEY: TEST_API_KEY,
+      HERALD_TOKEN_SECRET: TEST_TOKEN_SECRET,
+      HERALD_LOG_LEVEL: 'info',
+      ...env,
+    });
+    return { child: running.child, output: () => running.stdout + running.stderr };
   }
 });
 
