@@ -28,10 +28,6 @@ export class EngineSubscriptions {
     this.#options = options;
   }
 
-  get size(): number {
-    return this.#subscribed.size;
-  }
-
   channels(): IterableIterator<string> {
     return this.#subscribed.keys();
   }

@@ -77,7 +77,7 @@ interface Startup {
 const CREDENTIAL_REPLIES = ['WRONGPASS', 'NOAUTH', 'NOPERM', 'ERR invalid password', 'ERR AUTH'];
 
 /** The reason a start cannot succeed by retrying, or undefined when it may. */
-export function permanentStartFailure(cause: Error): Error | undefined {
+function permanentStartFailure(cause: Error): Error | undefined {
   if (cause instanceof ErrorReply && CREDENTIAL_REPLIES.some((reply) => cause.message.startsWith(reply))) {
     return new Error(
       `Redis refused the credentials of the Redis URL (${cause.message.split('.')[0]}); check the user name and password in HERALD_REDIS_URL`,
