@@ -114,9 +114,13 @@ describe('rediss:// with a certificate from a private CA', () => {
 
   it('refuses to start, saying how to trust the CA, when the certificate is not trusted', async () => {
     const server = serve({ HERALD_PORT: String(await freePort()) });
-    const [code] = (await once(server.child, 'exit')) as [number];
-    expect(code).toBe(1);
-    expect(server.output()).toMatch(/the TLS certificate of Redis is not trusted .*NODE_EXTRA_CA_CERTS/);
+    try {
+      const [code] = (await once(server.child, 'exit')) as [number];
+      expect(code).toBe(1);
+      expect(server.output()).toMatch(/the TLS certificate of Redis is not trusted .*NODE_EXTRA_CA_CERTS/);
+    } finally {
+      server.child.kill('SIGKILL'); // should it ever wait instead of exiting
+    }
   });
 
   /** `herald serve` against the TLS port, as an operator would run it. */
