@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PublicationFrame } from '@herald/protocol';
 import { mintToken } from '../../src/auth/tokens.ts';
 import { ProtocolClient } from '../../src/cli/protocol-client.ts';
-import { finished, logLines, run, runToEnd, type Running } from '../helpers/cli.ts';
+import { finished, isAlive, logLines, run, runToEnd, type Running } from '../helpers/cli.ts';
 import { waitFor } from '../helpers/herald.ts';
 import { startRedis, uniquePrefix, type RedisServer } from '../helpers/redis.ts';
 
@@ -39,15 +39,6 @@ function heraldChildren(ppid: number): number[] {
     }
   }
   return pids.sort((a, b) => a - b);
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Starts `herald serve --workers 2` on Redis and resolves once the primary says every worker listens. */

@@ -156,3 +156,18 @@ function describeAnomaly(anomaly: Anomaly): string {
       return `silent gap: ${at(anomaly.after)} → ${at(anomaly.got)} ${where}`;
   }
 }
+
+/**
+ * Ends a run: stops the publisher, waits for the subscribers to catch up, and returns the check with an
+ * account of the run for assertion messages (printed too when VERBOSE is set).
+ */
+export async function finishRun(
+  publisher: CheckingPublisher,
+  subscribers: readonly CheckingSubscriber[],
+): Promise<{ check: DeliveryCheck; details: string }> {
+  await publisher.stop();
+  const check = await waitForDelivery(publisher.acks, subscribers);
+  const details = describeRun(check, publisher, subscribers);
+  if (process.env['VERBOSE']) console.log(details);
+  return { check, details };
+}

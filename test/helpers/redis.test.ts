@@ -7,6 +7,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { createCluster } from 'redis';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { isAlive } from './cli.ts';
 import { freePort, isPortFree, releasePort } from './free-port.ts';
 import {
   RedisReplyError,
@@ -30,15 +31,6 @@ async function standalone(options?: Parameters<typeof startRedis>[0]): Promise<R
   const server = await startRedis(options);
   cleanups.push(() => server.stop());
   return server;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 async function waitForDeath(pid: number, timeoutMs = 5_000): Promise<void> {

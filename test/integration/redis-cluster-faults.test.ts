@@ -21,7 +21,7 @@ import {
 import { startTestHerald, waitFor, type TestHerald } from '../helpers/herald.ts';
 import { CheckingSubscriber } from '../helpers/checking-subscriber.ts';
 import { CheckingPublisher } from '../helpers/checking-publisher.ts';
-import { describeRun, failureAnswers, waitForDelivery } from '../helpers/delivery-check.ts';
+import { failureAnswers, finishRun } from '../helpers/delivery-check.ts';
 
 /** Long enough that recovery never runs out of history in these tests. */
 const FEED = { ...DEFAULT_NAMESPACE_OPTIONS, historySize: 10_000 };
@@ -165,11 +165,7 @@ it('loses no acknowledged publication, silently, when a master is killed and its
   const promoted = await newMaster(env.cluster, keySlot(hit[0] as string), victim);
   expect(promoted.pid, 'the promoted replica runs').toBeDefined();
   await publishingResumed(publisher, channels, killedAt);
-  await publisher.stop();
-  const check = await waitForDelivery(publisher.acks, subscribers);
-
-  const details = describeRun(check, publisher, subscribers);
-  if (process.env['VERBOSE']) console.log(details);
+  const { check, details } = await finishRun(publisher, subscribers);
   expect(check.problems, details).toEqual([]);
   expect(publisher.rejected, details).toEqual([]);
   // While some slots had no master, Redis was unavailable: publishes failed with 503, temporary — also on
@@ -216,11 +212,7 @@ it('tells subscribers recovered: false, never skips silently, when the promoted 
   expect(replicated).toBeLessThan(acknowledgedUpTo);
   expect(await newMaster(env.cluster, keySlot(hit[0] as string), victim)).toBe(replica);
   await publishingResumed(publisher, hit, killedAt, 40);
-  await publisher.stop();
-  const check = await waitForDelivery(publisher.acks, subscribers);
-
-  const details = describeRun(check, publisher, subscribers);
-  if (process.env['VERBOSE']) console.log(details);
+  const { check, details } = await finishRun(publisher, subscribers);
   expect(check.problems, details).toEqual([]);
   // Every subscriber had received some of the lost publications live: each must have been told.
   for (const subscriber of subscribers)
@@ -245,11 +237,7 @@ it('loses, duplicates and reorders nothing when slots migrate to another master 
     expect(await env.cluster.masterFor(slot)).toBe(target);
     await publishingResumed(publisher, [channel], Date.now());
   }
-  await publisher.stop();
-  const check = await waitForDelivery(publisher.acks, subscribers);
-
-  const details = describeRun(check, publisher, subscribers);
-  if (process.env['VERBOSE']) console.log(details);
+  const { check, details } = await finishRun(publisher, subscribers);
   expect(check.problems, details).toEqual([]);
   expect(publisher.rejected, details).toEqual([]);
   for (const subscriber of subscribers) {
@@ -296,10 +284,7 @@ it('keeps both nodes subscribed after slot migrations while other subscriptions 
   await Promise.all(churn);
 
   await publishingResumed(publisher, moving, Date.now());
-  await publisher.stop();
-  const check = await waitForDelivery(publisher.acks, subscribers);
-  const details = describeRun(check, publisher, subscribers);
-  if (process.env['VERBOSE']) console.log(details);
+  const { check, details } = await finishRun(publisher, subscribers);
   expect(check.problems, details).toEqual([]);
   // Both nodes hold the moved channels' subscriptions on their new master, so publications arrive live
   // again (not only through the nodes' periodic position checks).

@@ -13,12 +13,7 @@ import { startRedis, uniquePrefix, type RedisServer } from '../helpers/redis.ts'
 import { startTestHerald, waitFor, type TestHerald } from '../helpers/herald.ts';
 import { CheckingSubscriber } from '../helpers/checking-subscriber.ts';
 import { CheckingPublisher } from '../helpers/checking-publisher.ts';
-import {
-  describeRun,
-  failureAnswers,
-  waitForDelivery,
-  type DeliveryCheck,
-} from '../helpers/delivery-check.ts';
+import { failureAnswers, finishRun, type DeliveryCheck } from '../helpers/delivery-check.ts';
 
 const FEED = { ...DEFAULT_NAMESPACE_OPTIONS, historySize: 10_000 };
 const CHANNELS = ['feed:one', 'feed:two'];
@@ -83,10 +78,7 @@ async function killAndRestart(appendonly: boolean): Promise<Run> {
   const after = (channel: string) =>
     publisher.acks.filter((ack) => ack.channel === channel && ack.sentAt > restartedAt).length;
   await waitFor(() => CHANNELS.every((c) => after(c) >= 50), 15_000, 'publishing to resume');
-  await publisher.stop();
-  const check = await waitForDelivery(publisher.acks, subscribers);
-  const details = describeRun(check, publisher, subscribers);
-  if (process.env['VERBOSE']) console.log(details);
+  const { check, details } = await finishRun(publisher, subscribers);
   return { redis, publisher, subscribers, check, details };
 }
 
