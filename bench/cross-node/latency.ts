@@ -11,9 +11,9 @@ import { MessageFactory, readTimes } from '../lib/messages.ts';
 import { sleep, watchLoopDelay } from '../lib/processes.ts';
 import type { BenchSubscriber, PublicationHandler } from '../lib/ws-subscriber.ts';
 import type { CrossNodeSettings } from './settings.ts';
-import { cpuPercent, type CpuSample, type Topology } from './topology.ts';
+import { cpuPercent, type CpuSample, type StepHealth, type Topology } from './topology.ts';
 
-export interface LatencyResult {
+export interface LatencyResult extends StepHealth {
   readonly rate: number;
   readonly subscribers: number;
   readonly seconds: number;
@@ -31,10 +31,6 @@ export interface LatencyResult {
   readonly missingDeliveries: number;
   /** Failed publishes. */
   readonly errors: number;
-  readonly cpu: CpuSample;
-  /** This process's event-loop delay in the measured window, ms. */
-  readonly loopDelay: { readonly p99: number; readonly max: number };
-  readonly anomalies: readonly string[];
 }
 
 /** Connections opened at once while setting up subscribers. */

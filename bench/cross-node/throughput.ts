@@ -9,9 +9,9 @@ import { MessageFactory } from '../lib/messages.ts';
 import { sleep, watchLoopDelay } from '../lib/processes.ts';
 import type { OffsetCheck } from '../lib/ws-subscriber.ts';
 import type { CrossNodeSettings } from './settings.ts';
-import { cpuPercent, type CpuSample, type Topology } from './topology.ts';
+import { cpuPercent, type CpuSample, type StepHealth, type Topology } from './topology.ts';
 
-export interface ThroughputResult {
+export interface ThroughputResult extends StepHealth {
   /** Publishers in flight. */
   readonly concurrency: number;
   /** 2xx answers per second in the measured window, all together and by the node that answered. */
@@ -26,10 +26,6 @@ export interface ThroughputResult {
   readonly check: OffsetCheck;
   /** Acknowledged offsets the subscriber had not received when the wait for stragglers ended. */
   readonly undelivered: number;
-  readonly cpu: CpuSample;
-  /** This process's event-loop delay in the measured window, ms. */
-  readonly loopDelay: { readonly p99: number; readonly max: number };
-  readonly anomalies: readonly string[];
 }
 
 /** How long to wait, after the last answer, for the subscriber to catch up. */

@@ -26,6 +26,14 @@ export interface Topology {
 
 export type CpuSample = Readonly<Record<'nodeA' | 'nodeB' | 'redis' | 'load', number | undefined>>;
 
+/** What every measured step reports besides its own figures: the cost of the load, and what went wrong. */
+export interface StepHealth {
+  readonly cpu: CpuSample;
+  /** The load process's event-loop delay in the measured window, ms. */
+  readonly loopDelay: { readonly p99: number; readonly max: number };
+  readonly anomalies: readonly string[];
+}
+
 /** CPU use between two samples, in % of one core. */
 export function cpuPercent(from: CpuSample, to: CpuSample, seconds: number): CpuSample {
   const share = (a: number | undefined, b: number | undefined) =>
