@@ -43,3 +43,16 @@ export function intListFlag(
     throw new RangeError(`--${name} takes 1 to 16 comma-separated numbers`);
   return items;
 }
+
+const SYSTEM_NAMES = ['herald', 'socket.io', 'ws-frame', 'ws-batch'] as const;
+type System = (typeof SYSTEM_NAMES)[number];
+
+/** `--systems herald,socket.io`: which systems a comparison runs, in the order given. */
+export function systemsFlag(value: string | undefined, fallback: readonly System[]): System[] {
+  if (value === undefined) return [...fallback];
+  const names = value.split(',').map((name) => name.trim());
+  for (const name of names)
+    if (!(SYSTEM_NAMES as readonly string[]).includes(name))
+      throw new RangeError(`--systems takes ${SYSTEM_NAMES.join(', ')}; got ${JSON.stringify(name)}`);
+  return [...new Set(names as System[])];
+}

@@ -19,6 +19,14 @@ export interface Percentiles {
   readonly mean: number;
 }
 
+/** {@link LatencyHistogram.export}: non-empty buckets as [index, count], times in microseconds. */
+export interface HistogramData {
+  readonly buckets: readonly (readonly [number, number])[];
+  readonly count: number;
+  readonly sum: number;
+  readonly max: number;
+}
+
 export class LatencyHistogram {
   readonly #counts = new Float64Array(BUCKETS);
   #count = 0;
@@ -37,6 +45,23 @@ export class LatencyHistogram {
 
   get count(): number {
     return this.#count;
+  }
+
+  /** The counts in a compact form that survives JSON (for histograms recorded in other processes). */
+  export(): HistogramData {
+    const buckets: [number, number][] = [];
+    this.#counts.forEach((count, index) => {
+      if (count > 0) buckets.push([index, count]);
+    });
+    return { buckets, count: this.#count, sum: this.#sum, max: this.#max };
+  }
+
+  /** Adds the samples of an exported histogram to this one. */
+  merge(data: HistogramData): void {
+    for (const [index, count] of data.buckets) this.#counts[index] = (this.#counts[index] ?? 0) + count;
+    this.#count += data.count;
+    this.#sum += data.sum;
+    if (data.max > this.#max) this.#max = data.max;
   }
 
   /** The value at quantile `q` (0..1) in milliseconds: the upper edge of its bucket, so never too low. */

@@ -23,6 +23,12 @@ process.on('exit', () => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 
+/** Kills `child` when this process exits, whatever the reason. */
+export function killOnExit(child: ChildProcess): void {
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+}
+
 /** A new directory under the system's temporary directory, removed by the returned function or at exit. */
 export function tempDir(prefix: string): { path: string; remove(): void } {
   const path = mkdtempSync(join(tmpdir(), prefix));
@@ -65,9 +71,14 @@ export interface HeraldProcessOptions {
   readonly env: Readonly<Record<string, string>>;
   /** How long to wait for `/readyz`. */
   readonly readyTimeoutMs?: number;
+  /**
+   * What to run instead of `bin/herald.js serve`, e.g. a peer server (`['bin/run-ts.js',
+   * 'bench/peers/ws-server.ts']`); it gets `PORT` and must answer `GET /readyz`.
+   */
+  readonly args?: readonly string[];
 }
 
-/** One `node bin/herald.js serve` process. */
+/** One server process: `node bin/herald.js serve`, or a peer server for comparison. */
 export class HeraldProcess {
   readonly name: string;
   readonly url: string;
@@ -79,13 +90,15 @@ export class HeraldProcess {
   private constructor(options: HeraldProcessOptions) {
     this.name = options.name;
     this.url = `http://127.0.0.1:${options.port}`;
-    this.#child = spawn(process.execPath, ['--import', EXIT_WITH_PARENT, 'bin/herald.js', 'serve'], {
+    const args = options.args ?? ['bin/herald.js', 'serve'];
+    this.#child = spawn(process.execPath, ['--import', EXIT_WITH_PARENT, ...args], {
       cwd: REPO_ROOT,
       env: {
         ...withoutHeraldVariables(process.env),
         ...options.env,
         HERALD_HOST: '127.0.0.1',
         HERALD_PORT: String(options.port),
+        PORT: String(options.port),
       },
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });

@@ -63,6 +63,10 @@ export function saveResults(dir: string, scenario: Scenario, result: ScenarioRes
     ),
   };
   writeFileSync(jsonPath, `${JSON.stringify(file, null, 2)}\n`);
+  for (const [name, content] of Object.entries(result.files ?? {})) {
+    if (!/^[\w.-]+$/.test(name)) throw new Error(`bad result file name ${name}`);
+    writeFileSync(join(dir, name), content);
+  }
 
   const reportPath = join(dir, 'REPORT.md');
   const sections = readSections(reportPath);

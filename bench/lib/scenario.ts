@@ -8,7 +8,7 @@ import type { ParseArgsConfig } from 'node:util';
 export interface ResultRow {
   /** The scenario that measured it, e.g. `cross-node`. */
   readonly scenario: string;
-  /** What was measured: `herald`, later also peers such as `socket.io`. */
+  /** What was measured: `herald`, `socket.io`, `ws-frame` or `ws-batch`. */
   readonly system: string;
   /** Snake-case name, e.g. `publications_per_s`, `latency_p99`. */
   readonly metric: string;
@@ -26,6 +26,8 @@ export interface ScenarioResult {
   readonly report: string;
   /** A few lines for the terminal. */
   readonly summary: readonly string[];
+  /** Extra files for `bench/results/` (e.g. `fanout-latency.svg`), linked from the report. */
+  readonly files?: Readonly<Record<string, string>>;
   /** Versions of what the scenario started beyond Node, e.g. `{ redis: '7.0.15' }`. */
   readonly versions?: Readonly<Record<string, string>>;
 }

@@ -64,7 +64,6 @@ interface Outcome {
 
 type State = 'connecting' | 'connected' | 'closed';
 
-const NEWLINE = Buffer.from('\n');
 const MAX_QUEUED_COMMANDS = 1024;
 /** A slow consumer's connection is dropped this long after its close frame was queued. */
 const SLOW_CONSUMER_TERMINATE_MS = 1000;
@@ -185,16 +184,7 @@ export class ClientSession implements Flushable, Beating {
     if (queue.length === 0 || this.#state === 'closed') return;
     this.#outbound = [];
     this.#outboundBytes = 0;
-    if (queue.length === 1) {
-      this.#transport.send(queue[0] as Buffer);
-      return;
-    }
-    const parts: Buffer[] = [];
-    for (const message of queue) {
-      if (parts.length > 0) parts.push(NEWLINE);
-      parts.push(message);
-    }
-    this.#transport.send(Buffer.concat(parts));
+    this.#transport.send(this.#node.flusher.join(queue));
   }
 
   beat(now: number): void {

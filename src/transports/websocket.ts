@@ -5,17 +5,19 @@
  */
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { WebSocket, WebSocketServer } from 'ws';
 import { DisconnectCode, SUBPROTOCOL } from '@herald/protocol';
 import { ClientSession, type Transport } from '../node/client-session.ts';
 import type { HeraldNode } from '../node/node.ts';
 import { originAllowed } from './origin.ts';
+import { FrameCache } from './websocket-frame.ts';
 
 export const WEBSOCKET_PATH = '/connection/websocket';
 
 export class WebSocketTransport {
   readonly #wss: WebSocketServer;
   readonly #node: HeraldNode;
+  readonly #frames = new FrameCache();
 
   constructor(node: HeraldNode) {
     this.#node = node;
@@ -50,11 +52,11 @@ export class WebSocketTransport {
       );
       return reject(socket, 403, 'origin not allowed');
     }
-    this.#wss.handleUpgrade(request, socket, head, (ws) => this.#accept(ws));
+    this.#wss.handleUpgrade(request, socket, head, (ws) => this.#accept(ws, socket));
   }
 
-  #accept(ws: WebSocket): void {
-    const session = new ClientSession(this.#node, websocketTransport(ws), 'websocket');
+  #accept(ws: WebSocket, socket: Duplex): void {
+    const session = new ClientSession(this.#node, this.#transport(ws, socket), 'websocket');
     ws.on('message', (data, isBinary) => {
       if (isBinary) {
         session.disconnect(DisconnectCode.BAD_REQUEST, 'binary frames are not supported');
@@ -69,17 +71,27 @@ export class WebSocketTransport {
     });
     this.#node.acceptSession(session);
   }
-}
 
-function websocketTransport(ws: WebSocket): Transport {
-  return {
-    send: (frame) => ws.send(frame, { binary: false }),
-    get bufferedAmount() {
-      return ws.bufferedAmount;
-    },
-    close: (code, reason) => ws.close(code, reason),
-    terminate: () => ws.terminate(),
-  };
+  /**
+   * Outgoing messages are framed by {@link FrameCache} and written straight to the socket `ws` runs
+   * on: the same frame bytes for every subscriber of a publication. This bypasses `ws.send`, which is
+   * safe because Herald's sockets never compress or send Blobs, the only cases in which `ws` queues
+   * frames instead of writing them at once; its close and pong frames still go through `ws`, in
+   * order with ours.
+   */
+  #transport(ws: WebSocket, socket: Duplex): Transport {
+    const frames = this.#frames;
+    return {
+      send: (payload) => {
+        if (ws.readyState === WebSocket.OPEN) socket.write(frames.frameOf(payload));
+      },
+      get bufferedAmount() {
+        return ws.bufferedAmount;
+      },
+      close: (code, reason) => ws.close(code, reason),
+      terminate: () => ws.terminate(),
+    };
+  }
 }
 
 function reject(socket: Duplex, status: number, message: string): void {
