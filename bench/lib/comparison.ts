@@ -33,7 +33,12 @@ export interface ComparisonCase {
   readonly publishChannels: readonly string[];
   /** Subscribers each publication reaches. */
   readonly fanout: number;
-  readonly ladder: LadderOptions;
+  /** Climb a ladder of rates to find the highest sustained one… */
+  readonly ladder?: LadderOptions;
+  /** …or measure these rates (publications/s) only, for latency at a fixed load. */
+  readonly rates?: readonly number[];
+  /** Publications per request, when the case needs another than the comparison's. */
+  readonly batch?: number;
 }
 
 export interface ComparisonSpec {
@@ -98,10 +103,10 @@ async function runOnce(
     });
     const subscribers = fleet;
     const channels = testCase.publishChannels.map((channel) => system.channel(channel));
-    const steps = await climbLadder(testCase.ladder, async (rate) => {
+    const measure = async (rate: number) => {
       const step = await measureStep(system, subscribers, publisher, {
         rate,
-        batch: Math.min(spec.batch, rate),
+        batch: Math.min(testCase.batch ?? spec.batch, rate),
         channels,
         fanout: testCase.fanout,
         payloadBytes: spec.payloadBytes,
@@ -117,13 +122,24 @@ async function runOnce(
       // Let a system that fell behind deliver its backlog before the next step is measured.
       if (!(await subscribers.settle())) context.log('  (still delivering a backlog after 15 s)');
       return step;
-    });
+    };
+    const steps: StepResult[] = [];
+    if (testCase.ladder !== undefined) steps.push(...(await climbLadder(testCase.ladder, measure)));
+    for (const rate of testCase.rates ?? []) steps.push(await measure(rate));
     return { steps, ...summarizeLadder(steps) };
   } finally {
     await publisher.stop();
     await fleet?.stop();
     await system.stop();
   }
+}
+
+interface Figures {
+  readonly peak: number;
+  readonly sustained: number;
+  readonly peaks: readonly number[];
+  /** Every run's step at each rate. */
+  readonly steps: ReadonlyMap<number, readonly StepResult[]>;
 }
 
 function report(
@@ -136,16 +152,9 @@ function report(
   const summary: string[] = [];
   const files: Record<string, string> = {};
   for (const testCase of spec.cases) {
-    const params = {
-      ...testCase.params,
-      runs: spec.runs,
-      batch: spec.batch,
-      payloadBytes: spec.payloadBytes,
-    };
-    const figures = new Map<
-      SystemName,
-      { peak: number; sustained: number; peaks: number[]; steps: Map<number, StepResult[]> }
-    >();
+    const batch = testCase.batch ?? spec.batch;
+    const params = { ...testCase.params, runs: spec.runs, batch, payloadBytes: spec.payloadBytes };
+    const figures = new Map<SystemName, Figures>();
     for (const system of spec.systems) {
       const systemRuns = runs.get(`${testCase.key}/${system}`) ?? [];
       const steps = new Map<number, StepResult[]>();
@@ -158,97 +167,208 @@ function report(
         steps,
       });
     }
-    const herald = figures.get('herald');
-    const table: string[][] = [];
-    for (const [system, figure] of figures) {
-      const row = (metric: string, value: number, unit: string, extra = {}): ResultRow => ({
-        scenario: spec.scenario,
-        system,
-        metric,
-        value,
-        unit,
-        params: { ...params, ...extra },
-      });
-      rows.push(
-        row('deliveries_per_s', figure.peak, '1/s'),
-        row('sustained_deliveries_per_s', figure.sustained, '1/s'),
-      );
-      const rates = [...figure.steps.keys()].sort((a, b) => a - b);
-      for (const rate of rates) {
-        const steps = figure.steps.get(rate) ?? [];
-        const extra = { rate, offered: rate * testCase.fanout };
-        rows.push(
-          row('step_deliveries_per_s', median(steps.map((s) => s.delivered)), '1/s', extra),
-          row('latency_p50', median(steps.map((s) => s.latency.p50)), 'ms', extra),
-          row('latency_p99', median(steps.map((s) => s.latency.p99)), 'ms', extra),
-          row('server_cpu', median(steps.map((s) => serverCpu(s))), '%', extra),
-        );
-      }
-      const best = bestSustained(figure.steps);
-      const ratio =
-        herald === undefined || system === 'herald' ? '—' : `${(herald.peak / figure.peak).toFixed(2)}×`;
-      table.push([
-        SYSTEM_LABELS[system],
-        formatNumber(figure.peak),
-        formatNumber(figure.sustained),
-        ratio,
-        best === undefined ? '—' : `${best.latency.p50} / ${best.latency.p99}`,
-        figure.peaks.map(formatNumber).join(', '),
-      ]);
-      if (system !== 'herald' && herald !== undefined)
-        summary.push(
-          `${testCase.title}: Herald ${formatNumber(herald.peak)}/s = ${ratio} ${SYSTEM_LABELS[system]} (${formatNumber(figure.peak)}/s)`,
-        );
-    }
-    const chartName = `${spec.scenario}-${testCase.key}.svg`;
-    files[chartName] = lineChart({
-      title: `${spec.scenario}, ${testCase.title}: latency against load (median of ${spec.runs} runs)`,
-      xLabel: 'deliveries/s offered',
-      yLabel: 'latency, ms (solid p99, dashed p50)',
-      guides: [{ y: SUSTAINED_P99_MS, label: `${SUSTAINED_P99_MS} ms` }],
-      series: [...figures].flatMap(([system, figure]) => {
-        const rates = [...figure.steps.keys()].sort((a, b) => a - b);
-        const at = (pick: (step: StepResult) => number) =>
-          rates.map(
-            (rate) => [rate * testCase.fanout, median((figure.steps.get(rate) ?? []).map(pick))] as const,
-          );
-        const color = SYSTEM_COLORS[system] ?? '#000';
-        return [
-          { label: `${SYSTEM_LABELS[system]} p99`, color, points: at((s) => s.latency.p99) },
-          { label: `${SYSTEM_LABELS[system]} p50`, color, points: at((s) => s.latency.p50), dashed: true },
-        ];
-      }),
-    });
+    for (const [system, figure] of figures)
+      rows.push(...resultRows(spec.scenario, system, figure, testCase, params));
+    const ladder = testCase.ladder !== undefined;
     sections.push(
       `### ${testCase.title}`,
       '',
-      markdownTable(
-        [
-          'system',
-          'deliveries/s (peak)',
-          'sustained',
-          'Herald ÷ system',
-          'p50 / p99 ms at sustained',
-          'peak of each run',
-        ],
-        table,
-      ),
-      '',
-      `![latency against load](${chartName})`,
+      ladder ? ladderTable(figures) : latencyTable(figures, testCase),
       '',
     );
+    summary.push(...summaryLines(testCase, figures, ladder));
+    const chartName = `${spec.scenario}-${testCase.key}.svg`;
+    files[chartName] = latencyChart(spec, testCase, figures);
+    sections.push(`![latency against load](${chartName})`, '');
   }
   sections.push(
     `Peak: the most deliveries/s counted at the subscribers in any step; sustained: the highest step ` +
       `where ≥ 95% of the offered deliveries arrived within the step, p99 stayed under ${SUSTAINED_P99_MS} ms ` +
-      `and no subscriber was lost. Figures are medians of ${spec.runs} runs, each on fresh processes. ` +
-      `Publishers send ${spec.batch} publications of ${spec.payloadBytes} bytes per HTTP request.`,
+      `and no subscriber was lost. Latency is from a publication's scheduled send time to its arrival, ` +
+      `sampled by 16 subscribers per load process spread over the fan-out order. Figures are medians of ` +
+      `${spec.runs} run(s), each on fresh processes. Publications carry ${spec.payloadBytes} bytes of JSON.`,
   );
   return { rows, report: sections.join('\n'), summary, files, versions };
 }
 
+function resultRows(
+  scenario: string,
+  system: SystemName,
+  figure: Figures,
+  testCase: ComparisonCase,
+  params: Readonly<Record<string, string | number | boolean>>,
+): ResultRow[] {
+  const row = (metric: string, value: number, unit: string, extra = {}): ResultRow => ({
+    ...{ scenario, system, metric, value, unit },
+    params: { ...params, ...extra },
+  });
+  const rows: ResultRow[] = [];
+  if (testCase.ladder !== undefined)
+    rows.push(
+      row('deliveries_per_s', figure.peak, '1/s'),
+      row('sustained_deliveries_per_s', figure.sustained, '1/s'),
+    );
+  for (const rate of [...figure.steps.keys()].sort((a, b) => a - b)) {
+    const steps = figure.steps.get(rate) ?? [];
+    const extra = { rate, offered: rate * testCase.fanout };
+    const at = (pick: (step: StepResult) => number) => median(steps.map(pick));
+    rows.push(
+      row(
+        'step_deliveries_per_s',
+        at((s) => s.delivered),
+        '1/s',
+        extra,
+      ),
+      row(
+        'latency_p50',
+        at((s) => s.latency.p50),
+        'ms',
+        extra,
+      ),
+      row(
+        'latency_p90',
+        at((s) => s.latency.p90),
+        'ms',
+        extra,
+      ),
+      row(
+        'latency_p99',
+        at((s) => s.latency.p99),
+        'ms',
+        extra,
+      ),
+      row(
+        'latency_max',
+        at((s) => s.latency.max),
+        'ms',
+        extra,
+      ),
+      row('server_cpu', at(serverCpu), '%', extra),
+    );
+  }
+  return rows;
+}
+
+function ratio(herald: number | undefined, other: number): string {
+  return herald === undefined || !(other > 0) ? '—' : `${(herald / other).toFixed(2)}×`;
+}
+
+function ladderTable(figures: ReadonlyMap<SystemName, Figures>): string {
+  const herald = figures.get('herald');
+  const table = [...figures].map(([system, figure]) => {
+    const best = bestSustained(figure.steps);
+    const own = system === 'herald';
+    return [
+      SYSTEM_LABELS[system],
+      formatNumber(figure.peak),
+      own ? '—' : ratio(herald?.peak, figure.peak),
+      formatNumber(figure.sustained),
+      own ? '—' : ratio(herald?.sustained, figure.sustained),
+      best === undefined ? '—' : `${best.latency.p50} / ${best.latency.p99}`,
+      figure.peaks.map(formatNumber).join(', '),
+    ];
+  });
+  return markdownTable(
+    [
+      'system',
+      'deliveries/s (peak)',
+      'Herald ÷ system',
+      'sustained',
+      'Herald ÷ system',
+      'p50 / p99 ms at sustained',
+      'peak of each run',
+    ],
+    table,
+  );
+}
+
+function latencyTable(figures: ReadonlyMap<SystemName, Figures>, testCase: ComparisonCase): string {
+  const table: string[][] = [];
+  for (const [system, figure] of figures) {
+    for (const rate of [...figure.steps.keys()].sort((a, b) => a - b)) {
+      const steps = figure.steps.get(rate) ?? [];
+      const at = (pick: (step: StepResult) => number) => median(steps.map(pick));
+      table.push([
+        SYSTEM_LABELS[system],
+        `${rate}`,
+        formatNumber(rate * testCase.fanout),
+        formatNumber(at((s) => s.delivered)),
+        ...[
+          at((s) => s.latency.p50),
+          at((s) => s.latency.p90),
+          at((s) => s.latency.p99),
+          at((s) => s.latency.max),
+        ].map((ms) => ms.toFixed(1)),
+        `${Math.round(at(serverCpu))}%`,
+      ]);
+    }
+  }
+  return markdownTable(
+    [
+      'system',
+      'publications/s',
+      'offered/s',
+      'delivered/s',
+      'p50 ms',
+      'p90 ms',
+      'p99 ms',
+      'max ms',
+      'server CPU',
+    ],
+    table,
+  );
+}
+
+function summaryLines(
+  testCase: ComparisonCase,
+  figures: ReadonlyMap<SystemName, Figures>,
+  ladder: boolean,
+): string[] {
+  const herald = figures.get('herald');
+  if (herald === undefined) return [];
+  if (!ladder) {
+    return [...herald.steps].map(([rate, steps]) => {
+      const at = (pick: (step: StepResult) => number) => median(steps.map(pick));
+      return `${testCase.title}, Herald at ${rate}/s: p50 ${at((s) => s.latency.p50)} ms, p99 ${at((s) => s.latency.p99)} ms`;
+    });
+  }
+  return [...figures]
+    .filter(([system]) => system !== 'herald')
+    .map(
+      ([system, figure]) =>
+        `${testCase.title}: Herald peak ${formatNumber(herald.peak)}/s = ${ratio(herald.peak, figure.peak)} ` +
+        `${SYSTEM_LABELS[system]}; sustained ${formatNumber(herald.sustained)}/s = ` +
+        `${ratio(herald.sustained, figure.sustained)}`,
+    );
+}
+
+function latencyChart(
+  spec: ComparisonSpec,
+  testCase: ComparisonCase,
+  figures: ReadonlyMap<SystemName, Figures>,
+): string {
+  return lineChart({
+    title: `${spec.scenario}, ${testCase.title}: latency against load (median of ${spec.runs} runs)`,
+    xLabel: 'deliveries/s offered',
+    yLabel: 'latency, ms (solid p99, dashed p50)',
+    guides: [{ y: SUSTAINED_P99_MS, label: `${SUSTAINED_P99_MS} ms` }],
+    series: [...figures].flatMap(([system, figure]) => {
+      const rates = [...figure.steps.keys()].sort((a, b) => a - b);
+      const at = (pick: (step: StepResult) => number) =>
+        rates.map(
+          (rate) => [rate * testCase.fanout, median((figure.steps.get(rate) ?? []).map(pick))] as const,
+        );
+      const color = SYSTEM_COLORS[system] ?? '#000';
+      return [
+        { label: `${SYSTEM_LABELS[system]} p99`, color, points: at((s) => s.latency.p99) },
+        { label: `${SYSTEM_LABELS[system]} p50`, color, points: at((s) => s.latency.p50), dashed: true },
+      ];
+    }),
+  });
+}
+
 /** The step with the highest sustained delivery rate, as medians over the runs that sustained it. */
-function bestSustained(steps: Map<number, StepResult[]>): StepResult | undefined {
+function bestSustained(steps: ReadonlyMap<number, readonly StepResult[]>): StepResult | undefined {
   let best: StepResult | undefined;
   for (const results of steps.values()) {
     const sustained = results.filter((step) => step.sustained);
