@@ -18,7 +18,9 @@ export function errorBody(error: HeraldError): ErrorBody {
 
 /** Installs the error and not-found handlers on the /api scope. */
 export function installErrorHandling(api: FastifyInstance): void {
-  api.setErrorHandler((err: unknown, request, reply) => sendError(request, reply, toApiError(err)));
+  api.setErrorHandler((err: unknown, request, reply) =>
+    sendError(request, reply, toApiError(err, request.routeOptions.bodyLimit)),
+  );
   api.setNotFoundHandler((request, reply) =>
     sendError(
       request,
@@ -41,15 +43,18 @@ function sendError(request: FastifyRequest, reply: FastifyReply, error: HeraldEr
   return reply.code(error.httpStatus).send(errorBody(error));
 }
 
-/** Maps anything thrown while serving an API request to the HeraldError to answer with. */
-export function toApiError(err: unknown): HeraldError {
+/**
+ * Maps anything thrown while serving an API request to the HeraldError to answer with; `bodyLimit` is
+ * the route's body limit, named when the body is too large.
+ */
+export function toApiError(err: unknown, bodyLimit: number = BODY_LIMIT_BYTES): HeraldError {
   if (err instanceof HeraldError) return err;
   const code = fastifyCode(err);
   switch (code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return new HeraldError(
         'HERALD_ERR_PAYLOAD_TOO_LARGE',
-        `the request body is larger than ${BODY_LIMIT_BYTES} bytes`,
+        `the request body is larger than ${bodyLimit} bytes`,
       );
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return new HeraldError('HERALD_ERR_BAD_REQUEST', 'unsupported content type: send application/json');

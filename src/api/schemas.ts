@@ -7,10 +7,16 @@ import { ERRORS } from '../core/errors.ts';
 /** Every request body is capped at 1 MiB: a publication is meant to be a message, not a file. */
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 
+/**
+ * The body of a batch publish (POST /api/publish/batch) may be 8 MiB: up to 1000 publications, each
+ * still at most 1 MiB of data. Bounded so that one request cannot hold a node's memory for long.
+ */
+export const BATCH_BODY_LIMIT_BYTES = 8 * 1024 * 1024;
+
 /** Name of the shared error body schema, added once with `addSchema` and referenced by every route. */
 export const ERROR_SCHEMA_ID = 'ErrorResponse';
 
-/** The error object inside every error body, and inside a failed broadcast result. */
+/** The error object inside every error body, and inside a failed broadcast or batch result. */
 export const errorDetailSchema = {
   type: 'object',
   required: ['code', 'wireCode', 'message'],

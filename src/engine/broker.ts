@@ -3,6 +3,7 @@
  * publications to every node subscribed to a channel. The node calls it; it calls back only through
  * the handler given to `start`, and knows nothing about clients.
  */
+import { HeraldError } from '../core/errors.ts';
 import type { ClientInfo, Publication, StreamPosition } from '../core/publication.ts';
 
 /** How a channel keeps history; absent on a publish to a channel that keeps none. */
@@ -13,15 +14,27 @@ export interface HistoryPolicy {
   readonly ttlMs: number;
 }
 
-export interface PublishOptions {
-  /** JSON text of the data. */
+/** One publication: what may differ between the publications of a batch. */
+export interface PublishItem {
+  /**
+   * JSON text of the data, without raw line feeds (JSON.stringify never writes one; in other JSON text
+   * a raw line feed can only be insignificant whitespace, and the Redis engine turns it into a space).
+   */
   readonly data: string;
   readonly info?: ClientInfo;
-  readonly history?: HistoryPolicy;
   /** A publish repeating a key already used on this channel within `idempotencyTtlMs` is not stored or sent again. */
   readonly idempotencyKey?: string;
+}
+
+/** How the channel keeps what is published to it: the same for every publication of a batch. */
+export interface ChannelPolicy {
+  /** Absent where the channel keeps no history. */
+  readonly history?: HistoryPolicy;
+  /** How long an idempotency key is remembered (ms). Default 5 minutes. */
   readonly idempotencyTtlMs?: number;
 }
+
+export interface PublishOptions extends PublishItem, ChannelPolicy {}
 
 export interface PublishResult {
   /** Position of the publication; absent where the channel keeps no history. */
@@ -72,6 +85,19 @@ export interface Broker {
   unsubscribe(channel: string): Promise<void>;
   /** Stores (where the channel keeps history) and sends a publication; resolves once both are done. */
   publish(channel: string, options: PublishOptions): Promise<PublishResult>;
+  /**
+   * Publishes several publications to one channel, in item order, as `publish` would one after the
+   * other; resolves with one result per item, in item order. A key repeated within the batch answers
+   * the first item's result. Items are published in atomic steps of up to an engine-defined size
+   * (each step gets consecutive offsets, apart from duplicates); when a step after the first fails,
+   * the call rejects with a {@link PartialBatchError} holding the results of the items published
+   * before it, and the items after it are not attempted.
+   */
+  publishBatch(
+    channel: string,
+    items: readonly PublishItem[],
+    policy: ChannelPolicy,
+  ): Promise<PublishResult[]>;
   history(channel: string, query: HistoryQuery): Promise<HistoryResult>;
   removeHistory(channel: string): Promise<void>;
   /**
@@ -84,4 +110,17 @@ export interface Broker {
   /** Sends a control message to node `to`, or to every node of the deployment (this one included). */
   publishControl(message: string, to?: string): Promise<void>;
   close(): Promise<void>;
+}
+
+/**
+ * A batch publish that failed part way: the first `published.length` items were published (their
+ * results are here), the others were not. Carries the failure's code, so it reads like the cause.
+ */
+export class PartialBatchError extends HeraldError {
+  readonly published: readonly PublishResult[];
+
+  constructor(cause: HeraldError, published: readonly PublishResult[]) {
+    super(cause.code, cause.message, { cause });
+    this.published = published;
+  }
 }

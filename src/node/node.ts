@@ -19,7 +19,14 @@ import {
   type Publication,
   type StreamPosition,
 } from '../core/publication.ts';
-import type { Broker, HistoryPolicy } from '../engine/broker.ts';
+import {
+  PartialBatchError,
+  type Broker,
+  type ChannelPolicy,
+  type HistoryPolicy,
+  type PublishItem,
+  type PublishResult,
+} from '../engine/broker.ts';
 import type { HeraldConfig } from '../config/config.ts';
 import packageJson from '../../package.json' with { type: 'json' };
 import { ChannelStreams } from './channel-streams.ts';
@@ -60,6 +67,17 @@ export interface PublishOutcome {
   readonly offset?: number;
   readonly epoch?: string;
 }
+
+/** One publication of a batch (`HeraldNode.publishBatch`). */
+export interface BatchPublication {
+  readonly channel: string;
+  /** JSON text of the data. */
+  readonly data: string;
+  readonly idempotencyKey?: string;
+}
+
+/** A batch publication's outcome: where it landed, or why it was not published. */
+export type BatchOutcome = PromiseSettledResult<PublishOutcome>;
 
 export interface HistoryOptions {
   /** Publications after this offset; with `epoch`, the epoch must still be current. */
@@ -328,9 +346,71 @@ export class HeraldNode {
         ? {}
         : { idempotencyKey: options.idempotencyKey, idempotencyTtlMs: this.config.idempotencyTtlMs }),
     });
-    return result.position === undefined
-      ? {}
-      : { offset: result.position.offset, epoch: result.position.epoch };
+    return toOutcome(result);
+  }
+
+  /**
+   * Publishes many publications, to one channel or several, with the same checks as `publish`; each
+   * succeeds or fails on its own, and the outcomes come in the order of `publications`. The
+   * publications of one channel keep their order (the engine takes them in one call, in atomic steps);
+   * different channels are published concurrently.
+   */
+  async publishBatch(publications: readonly BatchPublication[]): Promise<BatchOutcome[]> {
+    this.#assertOpen();
+    // Every index is set: by the channel check below, or by its channel's group.
+    const outcomes: BatchOutcome[] = [];
+    const groups = new Map<string, number[]>();
+    publications.forEach(({ channel }, index) => {
+      const group = groups.get(channel);
+      if (group !== undefined) {
+        group.push(index);
+        return;
+      }
+      try {
+        assertChannel(channel);
+        groups.set(channel, [index]);
+      } catch (err) {
+        outcomes[index] = { status: 'rejected', reason: err };
+      }
+    });
+    await Promise.all(
+      [...groups].map(async ([channel, indices]) => {
+        const results = await this.#publishGroup(channel, indices, publications);
+        indices.forEach((index, i) => (outcomes[index] = results[i] as BatchOutcome));
+      }),
+    );
+    return outcomes;
+  }
+
+  /** The items of `publications` at `indices` (all to `channel`), in one engine call. */
+  async #publishGroup(
+    channel: string,
+    indices: readonly number[],
+    publications: readonly BatchPublication[],
+  ): Promise<BatchOutcome[]> {
+    const items = indices.map((index): PublishItem => {
+      const { data, idempotencyKey } = publications[index] as BatchPublication;
+      return idempotencyKey === undefined ? { data } : { data, idempotencyKey };
+    });
+    const policy = historyPolicy(this.#rules.forChannel(channel));
+    const options: ChannelPolicy = {
+      ...(policy === undefined ? {} : { history: policy }),
+      idempotencyTtlMs: this.config.idempotencyTtlMs,
+    };
+    let published: readonly PublishResult[] = [];
+    let failure: unknown;
+    try {
+      published = await this.#broker.publishBatch(channel, items, options);
+    } catch (err) {
+      // Published in steps: a step after the first failed, and the items before it stand.
+      if (err instanceof PartialBatchError) published = err.published;
+      failure = err;
+    }
+    return items.map((_item, i): BatchOutcome => {
+      const result = published[i];
+      if (result === undefined) return { status: 'rejected', reason: failure };
+      return { status: 'fulfilled', value: toOutcome(result) };
+    });
   }
 
   async history(
@@ -547,6 +627,12 @@ export class HeraldNode {
         return this.disconnectLocal(request.target, { reconnect: request.reconnect });
     }
   }
+}
+
+function toOutcome(result: PublishResult): PublishOutcome {
+  return result.position === undefined
+    ? {}
+    : { offset: result.position.offset, epoch: result.position.epoch };
 }
 
 function historyPolicy(options: NamespaceOptions): HistoryPolicy | undefined {

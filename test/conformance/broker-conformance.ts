@@ -4,7 +4,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Publication } from '../../src/core/publication.ts';
-import type { Broker, HistoryPolicy } from '../../src/engine/broker.ts';
+import type { Broker, HistoryPolicy, PublishItem, PublishResult } from '../../src/engine/broker.ts';
 
 const policy: HistoryPolicy = { size: 5, ttlMs: 60_000 };
 let counter = 0;
@@ -154,6 +154,146 @@ export function brokerConformance(name: string, createBroker: (scope: string) =>
       expect(history.position.epoch).not.toBe(epoch);
       const next = await publish(3);
       expect(next.position).toEqual({ offset: 1, epoch: history.position.epoch });
+    });
+
+    describe('publishBatch', () => {
+      const batch = (items: readonly PublishItem[], history: HistoryPolicy | undefined = policy) =>
+        broker.publishBatch(channel, items, history === undefined ? {} : { history });
+      const datas = (from: number, to: number) =>
+        Array.from({ length: to - from + 1 }, (_, i) => ({ data: String(from + i) }));
+      const offsets = (results: readonly PublishResult[]) => results.map((r) => r.position?.offset);
+
+      it('stores a batch in order with consecutive offsets, in the epoch a reader saw', async () => {
+        const { position } = await broker.history(channel, { limit: 0, reverse: false, history: policy });
+        const results = await batch(datas(1, 4));
+        expect(results).toEqual(
+          [1, 2, 3, 4].map((offset) => ({ position: { offset, epoch: position.epoch }, duplicate: false })),
+        );
+        expect((await publish(5)).position?.offset).toBe(5);
+        expect(offsets(await batch(datas(6, 7)))).toEqual([6, 7]);
+        const history = await broker.history(channel, { limit: 10, reverse: false, history: policy });
+        expect(history.publications.map((p) => [p.offset, p.data])).toEqual(
+          [3, 4, 5, 6, 7].map((n) => [n, String(n)]),
+        );
+      });
+
+      it('caps the history at the policy size, even within one batch', async () => {
+        expect(offsets(await batch(datas(1, 8)))).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+        const history = await broker.history(channel, { limit: 100, reverse: false, history: policy });
+        expect(history.publications.map((p) => p.offset)).toEqual([4, 5, 6, 7, 8]);
+        expect(history.position.offset).toBe(8);
+      });
+
+      it('delivers a batch to a subscriber one publication at a time, in order, info and data unchanged', async () => {
+        await broker.subscribe(channel);
+        const info = { client: 'c1', user: 'u1', info: { name: 'Ann' } };
+        await publish(1);
+        await batch([{ data: '{"text":"héllo ✓\\n"}', info }, ...datas(3, 20)]);
+        await publish(21);
+        await until(() => received.length === 21);
+        expect(received.map((p) => p.offset)).toEqual(Array.from({ length: 21 }, (_, i) => i + 1));
+        expect(received[1]).toMatchObject({ channel, data: '{"text":"héllo ✓\\n"}', info, offset: 2 });
+        expect(received[2]?.info).toBeUndefined();
+        expect(received.slice(2, 20).map((p) => p.data)).toEqual(datas(3, 20).map((d) => d.data));
+        expect(new Set(received.map((p) => p.epoch)).size).toBe(1);
+      });
+
+      it('keeps data whose JSON has raw line feeds between tokens whole', async () => {
+        await broker.subscribe(channel);
+        await batch([{ data: '{\n"a": 1\n}' }, { data: '[1,\n2]' }]);
+        await until(() => received.length === 2);
+        expect(received.map((p) => JSON.parse(p.data) as unknown)).toEqual([{ a: 1 }, [1, 2]]);
+      });
+
+      it('answers idempotency keys repeated within a batch and across batches with the first result', async () => {
+        await broker.subscribe(channel);
+        const ttl = { history: policy, idempotencyTtlMs: 60_000 };
+        const first = await broker.publishBatch(
+          channel,
+          [
+            { data: '"a"', idempotencyKey: 'k1' },
+            { data: '"b"' },
+            { data: '"a again"', idempotencyKey: 'k1' },
+            { data: '"c"', idempotencyKey: 'k2' },
+          ],
+          ttl,
+        );
+        const epoch = first[0]?.position?.epoch;
+        expect(first).toEqual([
+          { position: { offset: 1, epoch }, duplicate: false },
+          { position: { offset: 2, epoch }, duplicate: false },
+          { position: { offset: 1, epoch }, duplicate: true },
+          { position: { offset: 3, epoch }, duplicate: false },
+        ]);
+        const second = await broker.publishBatch(
+          channel,
+          [
+            { data: '"c again"', idempotencyKey: 'k2' },
+            { data: '"d"', idempotencyKey: 'k3' },
+          ],
+          ttl,
+        );
+        expect(second).toEqual([
+          { position: { offset: 3, epoch }, duplicate: true },
+          { position: { offset: 4, epoch }, duplicate: false },
+        ]);
+        expect(await publish('x', { idempotencyKey: 'k3' })).toEqual({
+          position: { offset: 4, epoch },
+          duplicate: true,
+        });
+        const repeats = await broker.publishBatch(channel, [{ data: '"b"', idempotencyKey: 'k1' }], ttl);
+        expect(repeats).toEqual([{ position: { offset: 1, epoch }, duplicate: true }]);
+        const history = await broker.history(channel, { limit: 10, reverse: false, history: policy });
+        expect(history.publications.map((p) => p.data)).toEqual(['"a"', '"b"', '"c"', '"d"']);
+        await until(() => received.length === 4);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        expect(received.map((p) => p.data)).toEqual(['"a"', '"b"', '"c"', '"d"']);
+      });
+
+      it('publishes without positions where the channel keeps no history, keys included', async () => {
+        await broker.subscribe(channel);
+        const ttl = { idempotencyTtlMs: 60_000 };
+        const items = [{ data: '1', idempotencyKey: 'k' }, { data: '2' }, { data: '3', idempotencyKey: 'k' }];
+        expect(await broker.publishBatch(channel, items, ttl)).toEqual([
+          { duplicate: false },
+          { duplicate: false },
+          { duplicate: true },
+        ]);
+        expect(await broker.publishBatch(channel, [items[0] as PublishItem], ttl)).toEqual([
+          { duplicate: true },
+        ]);
+        await until(() => received.length === 2);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        expect(received.map((p) => [p.offset, p.epoch, p.data])).toEqual([
+          [0, '', '1'],
+          [0, '', '2'],
+        ]);
+      });
+
+      it('publishes a batch larger than one engine step in order, without a gap', async () => {
+        await broker.subscribe(channel);
+        const big: HistoryPolicy = { size: 1000, ttlMs: 60_000 };
+        const total = 450;
+        const results = await batch(datas(1, total), big);
+        expect(offsets(results)).toEqual(Array.from({ length: total }, (_, i) => i + 1));
+        // About 1 MiB per item pair: several steps by size as well.
+        const large = Array.from({ length: 5 }, (_, i) => ({ data: JSON.stringify(`${i}`.repeat(400_000)) }));
+        expect(offsets(await batch(large, big))).toEqual([451, 452, 453, 454, 455]);
+        await until(() => received.length === total + 5);
+        expect(received.map((p) => p.offset)).toEqual(Array.from({ length: total + 5 }, (_, i) => i + 1));
+        expect(received.at(-1)?.data).toBe(large[4]?.data);
+        const history = await broker.history(channel, { limit: 1000, reverse: false, history: big });
+        expect(history.publications.map((p) => p.offset)).toEqual(received.map((p) => p.offset));
+      });
+
+      it('starts a new epoch after the old one ended', async () => {
+        const [first] = await batch(datas(1, 2));
+        const epoch = first?.position?.epoch ?? '';
+        await broker.endEpoch(channel, epoch);
+        const next = await batch(datas(3, 4));
+        expect(offsets(next)).toEqual([1, 2]);
+        expect(next[0]?.position?.epoch).not.toBe(epoch);
+      });
     });
 
     it('carries control messages to every node of the deployment, this one included, or to one node', async () => {

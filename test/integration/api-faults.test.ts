@@ -1,24 +1,48 @@
 /**
  * The server API when the engine fails: unexpected failures answer 500 HERALD_ERR_INTERNAL without
- * leaking their details, Herald errors keep their own status, and a broadcast reports each channel.
+ * leaking their details, Herald errors keep their own status, and a broadcast or a batch reports each
+ * publication.
  * The engine is the real memory engine with one deterministic fault: publishing to `boom:*` throws.
  */
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HeraldError } from '../../src/core/errors.ts';
-import type { PublishOptions, PublishResult } from '../../src/engine/broker.ts';
+import {
+  PartialBatchError,
+  type ChannelPolicy,
+  type PublishItem,
+  type PublishOptions,
+  type PublishResult,
+} from '../../src/engine/broker.ts';
 import { MemoryBroker } from '../../src/engine/memory/memory-broker.ts';
 import { startHerald, type HeraldServer } from '../../src/server.ts';
 import { TEST_API_KEY, testConfig } from '../helpers/config.ts';
 
 const SECRET_DETAIL = 'redis://admin:hunter2@10.0.0.7:6379';
 
+function fail(channel: string): void {
+  if (channel.startsWith('boom:')) throw new Error(`connection to ${SECRET_DETAIL} reset`);
+  if (channel.startsWith('down:'))
+    throw new HeraldError('HERALD_ERR_ENGINE_UNAVAILABLE', 'the engine is unreachable');
+}
+
 class FaultyBroker extends MemoryBroker {
   override async publish(channel: string, options: PublishOptions): Promise<PublishResult> {
-    if (channel.startsWith('boom:')) throw new Error(`connection to ${SECRET_DETAIL} reset`);
-    if (channel.startsWith('down:'))
-      throw new HeraldError('HERALD_ERR_ENGINE_UNAVAILABLE', 'the engine is unreachable');
+    fail(channel);
     return super.publish(channel, options);
+  }
+
+  /** Also `half:*`: publishes the first half of the batch, then fails as an engine in steps can. */
+  override async publishBatch(
+    channel: string,
+    items: readonly PublishItem[],
+    policy: ChannelPolicy,
+  ): Promise<PublishResult[]> {
+    fail(channel);
+    if (!channel.startsWith('half:')) return super.publishBatch(channel, items, policy);
+    const published = await super.publishBatch(channel, items.slice(0, items.length / 2), policy);
+    const cause = new HeraldError('HERALD_ERR_ENGINE_UNAVAILABLE', 'the engine went away');
+    throw new PartialBatchError(cause, published);
   }
 }
 
@@ -78,6 +102,45 @@ describe('engine failures', () => {
             message: 'the engine is unreachable',
           },
         },
+      ],
+    });
+  });
+
+  it('reports failures per publication in a batch, and what an engine that failed part way published', async () => {
+    const response = await post('/api/publish/batch', {
+      publications: [
+        { channel: 'half:1', data: 1 },
+        { channel: 'ok:3', data: 1 },
+        { channel: 'boom:3', data: 1 },
+        { channel: 'half:1', data: 2 },
+        { channel: 'down:3', data: 1 },
+        { channel: 'half:1', data: 3 },
+        { channel: 'half:1', data: 4 },
+      ],
+    });
+    expect(response.status).toBe(200);
+    expect(response.text).not.toContain('hunter2');
+    expect(logged.join('\n')).toMatch(/batch publication failed/);
+    const gone = { code: 'HERALD_ERR_ENGINE_UNAVAILABLE', wireCode: 115, message: 'the engine went away' };
+    expect(JSON.parse(response.text)).toEqual({
+      results: [
+        { channel: 'half:1', offset: 1, epoch: expect.any(String) },
+        { channel: 'ok:3', offset: 1, epoch: expect.any(String) },
+        {
+          channel: 'boom:3',
+          error: { code: 'HERALD_ERR_INTERNAL', wireCode: 100, message: 'internal server error' },
+        },
+        { channel: 'half:1', offset: 2, epoch: expect.any(String) },
+        {
+          channel: 'down:3',
+          error: {
+            code: 'HERALD_ERR_ENGINE_UNAVAILABLE',
+            wireCode: 115,
+            message: 'the engine is unreachable',
+          },
+        },
+        { channel: 'half:1', error: gone },
+        { channel: 'half:1', error: gone },
       ],
     });
   });

@@ -10,6 +10,8 @@ import { DisconnectCode, ErrorCode } from '@herald/protocol';
 import { mintToken } from '../../src/auth/tokens.ts';
 import { ERRORS, type ErrorName } from '../../src/core/errors.ts';
 import { DEFAULT_NAMESPACE_OPTIONS } from '../../src/core/namespace.ts';
+import { BATCH_DATA_LIMIT_BYTES, BATCH_MAX_PUBLICATIONS } from '../../src/api/routes/publish.ts';
+import { BATCH_BODY_LIMIT_BYTES } from '../../src/api/schemas.ts';
 import { startHerald, type HeraldServer } from '../../src/server.ts';
 import { TEST_API_KEY, TEST_TOKEN_SECRET, testConfig } from '../helpers/config.ts';
 
@@ -214,6 +216,167 @@ describe('POST /api/broadcast', () => {
       'HERALD_ERR_BAD_REQUEST',
       'body/data is required',
     );
+  });
+});
+
+describe('POST /api/publish/batch', () => {
+  const batch = (publications: unknown) => post('/api/publish/batch', { publications });
+
+  it('answers one result per publication in request order, each channel in order with consecutive offsets', async () => {
+    const [a, b] = [channel(), channel()];
+    await post('/api/publish', { channel: a, data: 0 });
+    const response = await batch([
+      { channel: a, data: { n: 1 } },
+      { channel: b, data: 'b1' },
+      { channel: a, data: { n: 2 } },
+      { channel: a, data: [3] },
+      { channel: b, data: null },
+    ]);
+    expect(response.status).toBe(200);
+    const results = response.body['results'] as Json[];
+    const epochA = results[0]?.['epoch'];
+    const epochB = results[1]?.['epoch'];
+    expect(results).toEqual([
+      { channel: a, offset: 2, epoch: epochA },
+      { channel: b, offset: 1, epoch: epochB },
+      { channel: a, offset: 3, epoch: epochA },
+      { channel: a, offset: 4, epoch: epochA },
+      { channel: b, offset: 2, epoch: epochB },
+    ]);
+    expect(typeof epochA).toBe('string');
+    expect((await history(`channel=${a}`)).publications.map((p) => p.data)).toEqual([
+      0,
+      { n: 1 },
+      { n: 2 },
+      [3],
+    ]);
+    expect((await history(`channel=${b}`)).publications.map((p) => p.data)).toEqual(['b1', null]);
+  });
+
+  it('fails a bad publication alone: invalid channel, data too large or nested too deeply', async () => {
+    const [a, live] = [channel(), channel('live')];
+    const deep = '['.repeat(100_000) + ']'.repeat(100_000);
+    const large = JSON.stringify('x'.repeat(BATCH_DATA_LIMIT_BYTES));
+    const body =
+      `{"publications":[{"channel":"${a}","data":1},{"channel":"bad channel!","data":2},` +
+      `{"channel":"${a}","data":${large}},{"channel":"${live}","data":3},` +
+      `{"channel":"${a}","data":${deep}},{"channel":"${a}","data":4}]}`;
+    const response = await request('POST', '/api/publish/batch', {
+      body,
+      headers: { ...AUTH, 'content-type': 'application/json' },
+    });
+    expect(response.status).toBe(200);
+    const error = (code: ErrorName, message: unknown = expect.any(String)) => ({
+      error: { code, wireCode: ERRORS[code].wire, message },
+    });
+    expect(response.body['results']).toEqual([
+      { channel: a, offset: 1, epoch: expect.any(String) },
+      { channel: 'bad channel!', ...error('HERALD_ERR_INVALID_CHANNEL') },
+      {
+        channel: a,
+        ...error(
+          'HERALD_ERR_PAYLOAD_TOO_LARGE',
+          `data is larger than ${BATCH_DATA_LIMIT_BYTES} bytes as JSON`,
+        ),
+      },
+      { channel: live },
+      { channel: a, ...error('HERALD_ERR_BAD_REQUEST', 'data is nested too deeply') },
+      { channel: a, offset: 2, epoch: expect.any(String) },
+    ]);
+    expect((await history(`channel=${a}`)).publications.map((p) => p.data)).toEqual([1, 4]);
+  });
+
+  it('answers repeated idempotency keys with the first result, within a batch and across requests', async () => {
+    const name = channel();
+    const single = await post('/api/publish', { channel: name, data: 'first', idempotencyKey: 'k0' });
+    const response = await batch([
+      { channel: name, data: 'a', idempotencyKey: 'k1' },
+      { channel: name, data: 'repeat', idempotencyKey: 'k0' },
+      { channel: name, data: 'a again', idempotencyKey: 'k1' },
+      { channel: name, data: 'b', idempotencyKey: 'k2' },
+    ]);
+    const epoch = single.body['epoch'];
+    expect(response.body['results']).toEqual([
+      { channel: name, offset: 2, epoch },
+      { channel: name, offset: 1, epoch },
+      { channel: name, offset: 2, epoch },
+      { channel: name, offset: 3, epoch },
+    ]);
+    const retry = await batch([{ channel: name, data: 'b', idempotencyKey: 'k2' }]);
+    expect(retry.body['results']).toEqual([{ channel: name, offset: 3, epoch }]);
+    expect((await history(`channel=${name}`)).publications.map((p) => p.data)).toEqual(['first', 'a', 'b']);
+  });
+
+  it('validates the publication list', async () => {
+    expectError(
+      await post('/api/publish/batch', {}),
+      'HERALD_ERR_BAD_REQUEST',
+      'body/publications is required',
+    );
+    expectError(
+      await batch([]),
+      'HERALD_ERR_BAD_REQUEST',
+      'body/publications must NOT have fewer than 1 items',
+    );
+    const tooMany = Array.from({ length: BATCH_MAX_PUBLICATIONS + 1 }, (_, i) => ({
+      channel: `many:${i}`,
+      data: i,
+    }));
+    expectError(
+      await batch(tooMany),
+      'HERALD_ERR_BAD_REQUEST',
+      `body/publications must NOT have more than ${BATCH_MAX_PUBLICATIONS} items`,
+    );
+    expectError(
+      await batch([{ channel: 'a', data: 1 }, { data: 2 }]),
+      'HERALD_ERR_BAD_REQUEST',
+      'body/publications/1/channel is required',
+    );
+    expectError(
+      await batch([{ channel: 'a' }]),
+      'HERALD_ERR_BAD_REQUEST',
+      'body/publications/0/data is required',
+    );
+    expectError(
+      await batch([{ channel: 7, data: 1 }]),
+      'HERALD_ERR_BAD_REQUEST',
+      'body/publications/0/channel must be string',
+    );
+    expectError(
+      await batch([{ channel: 'a', data: 1, idempotencykey: 'typo' }]),
+      'HERALD_ERR_BAD_REQUEST',
+      'body/publications/0/idempotencykey is not allowed',
+    );
+    expectError(
+      await batch([{ channel: 'a', data: 1, idempotencyKey: '' }]),
+      'HERALD_ERR_BAD_REQUEST',
+      /body\/publications\/0\/idempotencyKey/,
+    );
+    expectError(
+      await batch({ channel: 'a', data: 1 }),
+      'HERALD_ERR_BAD_REQUEST',
+      'body/publications must be array',
+    );
+    expectError(
+      await post('/api/publish/batch', { publications: [{ channel: 'a', data: 1 }], extra: true }),
+      'HERALD_ERR_BAD_REQUEST',
+      'body/extra is not allowed',
+    );
+  });
+
+  it('takes bodies over 1 MiB and answers 413 over 8 MiB', async () => {
+    const name = channel();
+    const data = 'x'.repeat(512 * 1024);
+    const ok = await batch(Array.from({ length: 4 }, () => ({ channel: name, data })));
+    expect(ok.status).toBe(200);
+    expect((ok.body['results'] as Json[]).map((r) => r['offset'])).toEqual([1, 2, 3, 4]);
+    const tooLarge = Array.from({ length: 9 }, () => ({ channel: name, data: 'x'.repeat(1000 * 1024) }));
+    expectError(
+      await batch(tooLarge),
+      'HERALD_ERR_PAYLOAD_TOO_LARGE',
+      `the request body is larger than ${BATCH_BODY_LIMIT_BYTES} bytes`,
+    );
+    expect((await history(`channel=${name}&limit=0`)).offset).toBe(4);
   });
 });
 
@@ -473,7 +636,7 @@ describe('authentication', () => {
     for (const path of ['/api/info', '/api/channels', `/api/history?channel=${channel()}`]) {
       expect((await get(path, {})).status).toBe(401);
     }
-    for (const path of ['/api/publish', '/api/broadcast', '/api/disconnect']) {
+    for (const path of ['/api/publish', '/api/broadcast', '/api/publish/batch', '/api/disconnect']) {
       expect((await post(path, {}, {})).status).toBe(401);
     }
     expect((await get('/api/openapi.json', {})).status).toBe(200);
@@ -651,6 +814,7 @@ describe('GET /api/openapi.json', () => {
         '/api/info',
         '/api/openapi.json',
         '/api/publish',
+        '/api/publish/batch',
       ].sort(),
     );
     expect(Object.keys(doc.paths['/api/publish'] ?? {})).toEqual(['post']);

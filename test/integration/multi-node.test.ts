@@ -88,6 +88,37 @@ describe.each(topologies)('two nodes on %s', (name, engine) => {
     client.close();
   });
 
+  it('delivers on node B, in order, a batch published on node A, steps and all', async () => {
+    const client = await b.client();
+    const received = new Map<string, PublicationFrame[]>([
+      ['chat:batch-1', []],
+      ['chat:batch-2', []],
+    ]);
+    client.onPublication((channel, pub) => received.get(channel)?.push(pub));
+    for (const channel of received.keys()) await client.call('subscribe', { channel });
+    await a.publish('chat:batch-1', { i: 0 });
+    // 250 publications to one channel take two steps of the Redis engine; 50 to the other, one.
+    const publications = Array.from({ length: 300 }, (_, i) => ({
+      channel: i % 6 === 5 ? 'chat:batch-2' : 'chat:batch-1',
+      data: { i: i + 1 },
+    }));
+    const { status, body } = await api(a, '/publish/batch', { publications });
+    expect(status).toBe(200);
+    const results = body['results'] as { channel: string; offset: number }[];
+    const first = results.filter((r) => r.channel === 'chat:batch-1').map((r) => r.offset);
+    expect(first).toEqual(Array.from({ length: 250 }, (_, i) => i + 2));
+    await waitFor(
+      () => received.get('chat:batch-1')?.length === 251 && received.get('chat:batch-2')?.length === 50,
+    );
+    for (const [channel, pubs] of received) {
+      const sent = publications.filter((p) => p.channel === channel).map((p) => p.data);
+      const base = channel === 'chat:batch-1' ? 1 : 0;
+      expect(pubs.map((p) => p.offset)).toEqual(Array.from({ length: pubs.length }, (_, i) => i + 1));
+      expect(pubs.slice(base).map((p) => p.data)).toEqual(sent);
+    }
+    client.close();
+  });
+
   it('answers a repeated idempotency key on another node with the first result', async () => {
     const first = await a.publish('chat:idem', { n: 1 }, 'same-key');
     const again = await b.publish('chat:idem', { n: 1 }, 'same-key');

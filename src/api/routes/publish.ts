@@ -1,13 +1,18 @@
-/** POST /api/publish and POST /api/broadcast: send JSON data to one channel or to many. */
-import type { FastifyInstance } from 'fastify';
+/**
+ * POST /api/publish, /api/broadcast and /api/publish/batch: send JSON data to one channel, the same
+ * data to many channels, or many publications at once.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { HeraldError, toHeraldError } from '../../core/errors.ts';
-import type { HeraldNode } from '../../node/node.ts';
-import { errorBody } from '../errors.ts';
+import type { BatchOutcome, BatchPublication, HeraldNode } from '../../node/node.ts';
+import { errorBody, type ErrorBody } from '../errors.ts';
 import type { FromSchema } from '../schema-types.ts';
 import {
+  BATCH_BODY_LIMIT_BYTES,
   BODY_LIMIT_BYTES,
   channelSchema,
   dataSchema,
+  ERROR_SCHEMA_ID,
   epochSchema,
   errorDetailSchema,
   errorResponses,
@@ -18,6 +23,15 @@ import {
 
 /** Most channels one broadcast may name. */
 export const BROADCAST_MAX_CHANNELS = 1000;
+
+/** Most publications one batch publish may carry. */
+export const BATCH_MAX_PUBLICATIONS = 1000;
+
+/**
+ * Most bytes of one batch publication's data, as JSON text: what a single publish can carry, so a
+ * batch is no way around that limit. A larger one fails alone (HERALD_ERR_PAYLOAD_TOO_LARGE).
+ */
+export const BATCH_DATA_LIMIT_BYTES = BODY_LIMIT_BYTES;
 
 const publishBody = {
   type: 'object',
@@ -47,6 +61,21 @@ const broadcastBody = {
   },
 } as const;
 
+const batchBody = {
+  type: 'object',
+  required: ['publications'],
+  additionalProperties: false,
+  properties: {
+    publications: {
+      type: 'array',
+      minItems: 1,
+      maxItems: BATCH_MAX_PUBLICATIONS,
+      items: publishBody,
+      description: `The publications, 1 to ${BATCH_MAX_PUBLICATIONS}, each as the body of a single publish. Those to the same channel are published in this order.`,
+    },
+  },
+} as const;
+
 const broadcastResult = {
   type: 'object',
   required: ['channel'],
@@ -59,8 +88,20 @@ const broadcastResult = {
   },
 } as const;
 
+const batchResult = {
+  ...broadcastResult,
+  description:
+    'The outcome for one publication: its channel and position (absent where the channel keeps no history), or an error.',
+} as const;
+
 type PublishBody = FromSchema<typeof publishBody>;
 type BroadcastBody = FromSchema<typeof broadcastBody>;
+type BatchBody = FromSchema<typeof batchBody>;
+
+const BATCH_FAILED = 'batch publication failed';
+
+/** One entry of a broadcast's or a batch's results. */
+type ChannelResult = { channel: string; offset?: number; epoch?: string } | ({ channel: string } & ErrorBody);
 
 /**
  * The JSON text of a request's `data`. JSON.parse copes with any nesting but JSON.stringify recurses,
@@ -125,16 +166,86 @@ export function registerPublishRoutes(api: FastifyInstance, node: HeraldNode): v
       const outcomes = await Promise.allSettled(
         channels.map((channel) => node.publish(channel, text, options)),
       );
-      const results = outcomes.map((outcome, i) => {
-        const channel = channels[i] ?? '';
-        if (outcome.status === 'fulfilled') return { channel, ...outcome.value };
-        const error = toHeraldError(outcome.reason);
-        if (error.code === 'HERALD_ERR_INTERNAL') {
-          request.log.error({ err: outcome.reason, channel }, 'broadcast to a channel failed');
+      const results = outcomes.map((outcome, i) =>
+        channelResult(request, channels[i] ?? '', outcome, 'broadcast to a channel failed'),
+      );
+      return { results };
+    },
+  );
+
+  api.post<{ Body: BatchBody }>(
+    '/publish/batch',
+    {
+      bodyLimit: BATCH_BODY_LIMIT_BYTES,
+      schema: {
+        tags: ['publishing'],
+        summary: 'Publish many publications at once',
+        description: `Publishes up to ${BATCH_MAX_PUBLICATIONS} publications, to one channel or many, in one request (body up to 8 MiB, data of each publication up to 1 MiB). Each publication succeeds or fails on its own, and the results list every publication in request order. Publications to the same channel are stored and delivered in request order; they get consecutive offsets (apart from idempotency repeats) when there are at most 200 of them and 1 MiB in all, and otherwise in runs of that size, between which other publishers' publications may fall.`,
+        body: batchBody,
+        response: {
+          200: {
+            type: 'object',
+            description: 'One result per publication, in request order.',
+            required: ['results'],
+            properties: { results: { type: 'array', items: batchResult } },
+          },
+          ...errorResponses(400, 401, 413, 500, 503),
+          413: {
+            description: 'The request body is larger than 8 MiB (HERALD_ERR_PAYLOAD_TOO_LARGE).',
+            $ref: `${ERROR_SCHEMA_ID}#`,
+          },
+        },
+      },
+    },
+    async (request) => {
+      const results: ChannelResult[] = [];
+      // Data that cannot be sent (nested too deeply, too large) fails its publication alone.
+      const accepted: { index: number; publication: BatchPublication }[] = [];
+      request.body.publications.forEach(({ channel, data, idempotencyKey }, index) => {
+        try {
+          const text = encodeBatchData(data);
+          const publication = {
+            channel,
+            data: text,
+            ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
+          };
+          accepted.push({ index, publication });
+        } catch (err) {
+          results[index] = channelResult(request, channel, { status: 'rejected', reason: err }, BATCH_FAILED);
         }
-        return { channel, ...errorBody(error) };
+      });
+      const outcomes = await node.publishBatch(accepted.map((entry) => entry.publication));
+      accepted.forEach(({ index, publication }, i) => {
+        const outcome = outcomes[i] as BatchOutcome;
+        results[index] = channelResult(request, publication.channel, outcome, BATCH_FAILED);
       });
       return { results };
     },
   );
+}
+
+/** A broadcast's or batch's result for one publication; unexpected failures are logged with `failed`. */
+function channelResult(
+  request: FastifyRequest,
+  channel: string,
+  outcome: BatchOutcome,
+  failed: string,
+): ChannelResult {
+  if (outcome.status === 'fulfilled') return { channel, ...outcome.value };
+  const error = toHeraldError(outcome.reason);
+  if (error.code === 'HERALD_ERR_INTERNAL') request.log.error({ err: outcome.reason, channel }, failed);
+  return { channel, ...errorBody(error) };
+}
+
+/** encodeData, and a batch publication's data may not be larger than a single publish could carry. */
+function encodeBatchData(data: unknown): string {
+  const text = encodeData(data);
+  // A UTF-16 unit takes at most 3 bytes of UTF-8: most texts need no count.
+  if (text.length * 3 > BATCH_DATA_LIMIT_BYTES && Buffer.byteLength(text) > BATCH_DATA_LIMIT_BYTES) {
+    throw new HeraldError(
+      'HERALD_ERR_PAYLOAD_TOO_LARGE',
+      `data is larger than ${BATCH_DATA_LIMIT_BYTES} bytes as JSON`,
+    );
+  }
+  return text;
 }

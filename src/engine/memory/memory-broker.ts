@@ -9,9 +9,11 @@ import type { Publication, StreamPosition } from '../../core/publication.ts';
 import type {
   Broker,
   BrokerEventHandler,
+  ChannelPolicy,
   HistoryPolicy,
   HistoryQuery,
   HistoryResult,
+  PublishItem,
   PublishOptions,
   PublishResult,
 } from '../broker.ts';
@@ -77,7 +79,20 @@ export class MemoryBroker implements Broker {
   }
 
   async publish(channel: string, options: PublishOptions): Promise<PublishResult> {
+    return this.#publish(channel, options, this.#now());
+  }
+
+  /** One publish after the other, with nothing in between: the whole batch is one atomic step. */
+  async publishBatch(
+    channel: string,
+    items: readonly PublishItem[],
+    policy: ChannelPolicy,
+  ): Promise<PublishResult[]> {
     const now = this.#now();
+    return items.map((item) => this.#publish(channel, { ...item, ...policy }, now));
+  }
+
+  #publish(channel: string, options: PublishOptions, now: number): PublishResult {
     const key = options.idempotencyKey === undefined ? undefined : `${channel}\0${options.idempotencyKey}`;
     const earlier = key === undefined ? undefined : this.#idempotent.get(key);
     if (earlier !== undefined && earlier.expiresAt > now) return { ...earlier.result, duplicate: true };

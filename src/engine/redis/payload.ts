@@ -1,13 +1,24 @@
 /**
- * How a publication travels through Redis (pub/sub message and history entry alike):
- * `<offset>\t<epoch>\t<time>\t<info JSON or empty>\t<data JSON>`. The node writes the tail
- * (time, info, data); the publish script prepends the position it assigned. JSON text produced by
+ * How a publication travels through Redis. A history entry holds one payload:
+ * `<offset>\t<epoch>\t<time>\t<info JSON or empty>\t<data JSON>`. The node writes the tail (time,
+ * info, data); the publish scripts prepend the position they assigned. JSON text produced by
  * JSON.stringify never contains a raw tab, so the first four tabs are always the separators.
+ *
+ * A pub/sub message holds one payload (publish.lua) or several, in offset order, joined by `\n`
+ * (publish-batch.lua: one message per batch step instead of one per publication). No payload contains
+ * a raw line feed: offsets, times and epochs are plain text, info is written by JSON.stringify, which
+ * escapes line feeds inside strings and adds no whitespace, and data is JSON text, where a raw line
+ * feed could only be whitespace between tokens — `encodeTail` turns any into a space, so even data
+ * from a caller that pretty-printed it keeps its meaning and cannot split a message.
  */
 import type { ClientInfo, Publication } from '../../core/publication.ts';
 
+/** Separates the payloads of one pub/sub message. */
+export const PAYLOAD_SEPARATOR = '\n';
+
 export function encodeTail(time: number, info: ClientInfo | undefined, data: string): string {
-  return `${time}\t${info === undefined ? '' : JSON.stringify(info)}\t${data}`;
+  const text = data.includes(PAYLOAD_SEPARATOR) ? data.replaceAll(PAYLOAD_SEPARATOR, ' ') : data;
+  return `${time}\t${info === undefined ? '' : JSON.stringify(info)}\t${text}`;
 }
 
 export function decodePayload(channel: string, payload: string): Publication | undefined {
@@ -25,4 +36,18 @@ export function decodePayload(channel: string, payload: string): Publication | u
     data: payload.slice(t4 + 1),
   };
   return info === '' ? publication : { ...publication, info: JSON.parse(info) as ClientInfo };
+}
+
+/** The publications of one pub/sub message, in the order they were published; malformed ones skipped. */
+export function decodeMessage(channel: string, message: string): Publication[] {
+  if (!message.includes(PAYLOAD_SEPARATOR)) {
+    const publication = decodePayload(channel, message);
+    return publication === undefined ? [] : [publication];
+  }
+  const publications: Publication[] = [];
+  for (const payload of message.split(PAYLOAD_SEPARATOR)) {
+    const publication = decodePayload(channel, payload);
+    if (publication !== undefined) publications.push(publication);
+  }
+  return publications;
 }
