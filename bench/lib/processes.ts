@@ -91,7 +91,7 @@ export class HeraldProcess {
     this.name = options.name;
     this.url = `http://127.0.0.1:${options.port}`;
     const args = options.args ?? ['bin/herald.js', 'serve'];
-    this.#child = spawn(process.execPath, ['--import', EXIT_WITH_PARENT, ...args], {
+    this.#child = spawn(process.execPath, [...profileFlags(), '--import', EXIT_WITH_PARENT, ...args], {
       cwd: REPO_ROOT,
       env: {
         ...withoutHeraldVariables(process.env),
@@ -169,6 +169,15 @@ export class HeraldProcess {
     }
     throw new Error(`${this.name} was not ready within ${timeoutMs} ms\n${this.output()}`);
   }
+}
+
+/**
+ * `BENCH_PROFILE=<dir>`: every server process writes a V8 CPU profile (`.cpuprofile`, open it in
+ * Chrome DevTools or speedscope) to `dir` when it stops; `bench/tools/profile-summary.ts` sums it.
+ */
+function profileFlags(): string[] {
+  const dir = process.env['BENCH_PROFILE'];
+  return dir === undefined || dir === '' ? [] : ['--cpu-prof', `--cpu-prof-dir=${dir}`];
 }
 
 /** The environment minus HERALD_* variables, so the caller's shell cannot change what is measured. */
