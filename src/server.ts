@@ -50,6 +50,14 @@ export async function startHerald(config: HeraldConfig, options: StartOptions = 
   }
 }
 
+/**
+ * Connections the kernel queues before Herald accepts them. Node's default, 511, overflows when a
+ * thousand clients reconnect at once (a node restart, a network blip): the kernel drops the excess
+ * handshakes and those clients retry a second or more later. The kernel caps this at
+ * `net.core.somaxconn` (4096 on current Linux).
+ */
+const LISTEN_BACKLOG = 4096;
+
 async function listen(config: HeraldConfig, node: HeraldNode, logger: Logger): Promise<HeraldServer> {
   const httpLogger: FastifyBaseLogger = logger.child({ component: 'http' });
   // One log line per request would drown the logs of a busy publisher; errors are still logged.
@@ -59,7 +67,7 @@ async function listen(config: HeraldConfig, node: HeraldNode, logger: Logger): P
   await registerApi(app, { node, apiKey: config.apiKey });
   new WebSocketTransport(node).attach(app.server);
   try {
-    await app.listen({ port: config.port, host: config.host });
+    await app.listen({ port: config.port, host: config.host, backlog: LISTEN_BACKLOG });
   } catch (err) {
     await app.close();
     throw err;
