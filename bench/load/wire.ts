@@ -26,6 +26,19 @@ export interface SubscriberSpec {
   readonly since?: { readonly offset: number; readonly epoch: string } | undefined;
 }
 
+/** Herald: what the reply to a subscribe with `since` said, for checking a recovery. */
+export interface RecoveryReply {
+  /** The reply's `recovered` flag. */
+  readonly recovered: boolean;
+  /** Publications in the reply. */
+  readonly count: number;
+  /** Offsets of its first and last publication. */
+  readonly first: number | undefined;
+  readonly last: number | undefined;
+  /** Whether each publication's offset is the previous one's plus 1. */
+  readonly contiguous: boolean;
+}
+
 /** What every subscriber reports to. */
 export interface Sink {
   /** A probe read a message sent (intended) at `sentAt`, arriving at `now`. */
@@ -46,6 +59,8 @@ export class WireSubscriber {
   delivered = 0;
   /** Herald: the stream position of the last publication received (or of the subscribe reply). */
   position: { offset: number; epoch: string } | undefined;
+  /** Herald, subscribed with `since`: what the subscribe reply recovered. */
+  recovery: RecoveryReply | undefined;
   readonly #ws: WebSocket;
   readonly #spec: SubscriberSpec;
   readonly #sink: Sink;
@@ -152,13 +167,19 @@ export class WireSubscriber {
       const message = JSON.parse(line) as {
         id?: number;
         error?: unknown;
-        result?: { offset?: number; epoch?: string; publications?: unknown[] };
+        result?: {
+          offset?: number;
+          epoch?: string;
+          recovered?: boolean;
+          publications?: { offset?: number }[];
+        };
       };
       if (message.error !== undefined) return this.#fail(`error reply: ${line.slice(0, 200)}`);
       if (message.id === 2 && message.result !== undefined) {
         const { offset, epoch, publications } = message.result;
         if (offset !== undefined && epoch !== undefined) this.position = { offset, epoch };
         this.delivered += publications?.length ?? 0;
+        if (this.#spec.since !== undefined) this.recovery = readRecovery(message.result);
         this.#confirm();
       }
     }
@@ -206,4 +227,15 @@ export class WireSubscriber {
     const match = POSITION.exec(data.toString('latin1', at, at + 120));
     if (match !== null) this.position = { offset: Number(match[1]), epoch: match[2] ?? '' };
   }
+}
+
+function readRecovery(result: { recovered?: boolean; publications?: { offset?: number }[] }): RecoveryReply {
+  const offsets = (result.publications ?? []).map((publication) => publication.offset);
+  return {
+    recovered: result.recovered === true,
+    count: offsets.length,
+    first: offsets[0],
+    last: offsets.at(-1),
+    contiguous: offsets.every((offset, i) => i === 0 || offset === (offsets[i - 1] ?? NaN) + 1),
+  };
 }

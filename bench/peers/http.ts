@@ -47,3 +47,6 @@ export function answer(response: ServerResponse, status: number, body: string): 
   });
   response.end(body);
 }
+
+/** The same listen backlog as Herald's (Node's default of 511 drops handshakes in a reconnect storm). */
+export const PEER_BACKLOG = 4096;

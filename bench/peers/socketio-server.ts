@@ -13,7 +13,7 @@ import { createServer } from 'node:http';
 import { Server } from 'socket.io';
 import { createAdapter, createShardedAdapter } from '@socket.io/redis-adapter';
 import { createClient, createCluster } from 'redis';
-import { readJsonBody, publicationsOf, answer } from './http.ts';
+import { answer, PEER_BACKLOG, publicationsOf, readJsonBody } from './http.ts';
 
 const port = Number(process.env['PORT'] ?? 9000);
 const redisUrl = process.env['REDIS_URL'];
@@ -57,5 +57,5 @@ io.on('connection', (socket) => {
   });
 });
 
-http.listen(port, '127.0.0.1', () => console.error(`socket.io peer listening on ${port}`));
+http.listen(port, '127.0.0.1', PEER_BACKLOG, () => console.error(`socket.io peer listening on ${port}`));
 process.on('SIGTERM', () => process.exit(0));

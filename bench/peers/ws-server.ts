@@ -12,7 +12,7 @@
  */
 import { createServer } from 'node:http';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { answer, publicationsOf, readJsonBody } from './http.ts';
+import { answer, PEER_BACKLOG, publicationsOf, readJsonBody } from './http.ts';
 
 const port = Number(process.env['PORT'] ?? 9100);
 const batched = process.env['MODE'] === 'batch';
@@ -79,7 +79,7 @@ wss.on('connection', (socket, request) => {
   socket.on('error', () => socket.terminate());
 });
 
-http.listen(port, '127.0.0.1', () =>
+http.listen(port, '127.0.0.1', PEER_BACKLOG, () =>
   console.error(`ws peer (${batched ? 'batch' : 'frame'}) listening on ${port}`),
 );
 process.on('SIGTERM', () => process.exit(0));
