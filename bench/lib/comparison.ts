@@ -39,6 +39,11 @@ export interface ComparisonCase {
   readonly rates?: readonly number[];
   /** Publications per request, when the case needs another than the comparison's. */
   readonly batch?: number;
+  /**
+   * Steps with a p99 at or above this are not sustained (cross-node: 250 ms). Without it a step is
+   * sustained when its deliveries arrive, however late: a throughput measurement.
+   */
+  readonly maxP99Ms?: number;
 }
 
 export interface ComparisonSpec {
@@ -113,6 +118,7 @@ async function runOnce(
         warmupSeconds: spec.warmupSeconds,
         seconds: spec.seconds,
         node: spec.publisherNode,
+        maxP99Ms: testCase.maxP99Ms,
       });
       context.log(
         `  ${formatNumber(step.offered)}/s offered: ${formatNumber(step.delivered)}/s delivered, ` +
@@ -183,8 +189,11 @@ function report(
   }
   sections.push(
     `Peak: the most deliveries/s counted at the subscribers in any step; sustained: the highest step ` +
-      `where ≥ 95% of the offered deliveries arrived within the step, p99 stayed under ${SUSTAINED_P99_MS} ms ` +
-      `and no subscriber was lost. Latency is from a publication's scheduled send time to its arrival, ` +
+      `where ≥ 95% of the offered deliveries arrived within the step and no subscriber was lost` +
+      (spec.cases.some((c) => c.maxP99Ms !== undefined)
+        ? ` (and, where the table says so, p99 stayed under ${SUSTAINED_P99_MS} ms)`
+        : '') +
+      `. Latency is from a publication's scheduled send time to its arrival, ` +
       `sampled by 16 subscribers per load process spread over the fan-out order. Figures are medians of ` +
       `${spec.runs} run(s), each on fresh processes. Publications carry ${spec.payloadBytes} bytes of JSON.`,
   );

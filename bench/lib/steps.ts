@@ -22,6 +22,8 @@ export interface StepLoad {
   readonly seconds: number;
   /** Node the publisher sends to. */
   readonly node: number;
+  /** A step whose p99 latency reaches this is not sustained; without it only deliveries count. */
+  readonly maxP99Ms?: number | undefined;
 }
 
 export interface StepResult {
@@ -41,9 +43,9 @@ export interface StepResult {
   readonly problems: readonly string[];
 }
 
-/** A step is sustained when at least this share of the offered deliveries arrived in its window… */
+/** A step is sustained when at least this share of the offered deliveries arrived in its window. */
 const SUSTAINED_SHARE = 0.95;
-/** …and the 99th percentile of latency stayed under this. */
+/** The latency bound of the issue's "highest rate sustained with p99 under 250 ms". */
 export const SUSTAINED_P99_MS = 250;
 
 export class Publisher {
@@ -93,7 +95,7 @@ export async function measureStep(
   const latency = sample.latency.percentiles();
   const problems: string[] = [];
   if (delivered < offered * SUSTAINED_SHARE) problems.push(`delivered ${delivered}/s of ${offered}/s`);
-  if (!(latency.p99 <= SUSTAINED_P99_MS)) problems.push(`p99 ${latency.p99} ms`);
+  if (load.maxP99Ms !== undefined && !(latency.p99 < load.maxP99Ms)) problems.push(`p99 ${latency.p99} ms`);
   if (sample.lost > 0) problems.push(`${sample.lost} subscribers lost (${sample.lostReasons[0]})`);
   if (report.failedRequests > 0)
     problems.push(`${report.failedRequests} publish requests failed (${report.firstError})`);

@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { intFlag, intListFlag } from '../lib/args.ts';
 import { runComparison, type ComparisonCase } from '../lib/comparison.ts';
 import type { ResultRow, Scenario, ScenarioResult } from '../lib/scenario.ts';
+import { SUSTAINED_P99_MS } from '../lib/steps.ts';
 import type { Broker } from '../lib/systems.ts';
 import { COMPARISON_OPTIONS, comparisonSettings } from './fanout.ts';
 
@@ -43,13 +44,14 @@ export const crossNode: Scenario = {
         throw new RangeError(`--brokers takes redis and redis-cluster; got ${JSON.stringify(broker)}`);
     const throughputCase = (broker: string): ComparisonCase => ({
       key: `${broker}-${subscribers}`,
-      title: `${broker === 'redis' ? 'Redis' : 'Redis Cluster (3 masters)'}: ${subscribers.toLocaleString('en')} subscribers, highest sustained rate`,
+      title: `${broker === 'redis' ? 'Redis' : 'Redis Cluster (3 masters)'}: ${subscribers.toLocaleString('en')} subscribers, highest rate sustained with p99 under ${SUSTAINED_P99_MS} ms`,
       params: { subscribers, broker, nodes: 2 },
       subscriberChannels: Array.from({ length: subscribers }, () => 'cross'),
       publishChannels: ['cross'],
       fanout: subscribers,
+      maxP99Ms: SUSTAINED_P99_MS,
       ladder: {
-        startRate: Math.max(1, Math.round((context.quick ? 100_000 : 25_000) / subscribers)),
+        startRate: Math.max(1, Math.round((context.quick ? 100_000 : 50_000) / subscribers)),
         factor: context.quick ? 4 : 2,
         maxRate: 6_400_000 / subscribers,
         maxSteps: context.quick ? 3 : 10,

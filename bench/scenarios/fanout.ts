@@ -40,9 +40,9 @@ export const fanout: Scenario = {
       publishChannels: ['fanout'],
       fanout: subscribers,
       ladder: {
-        startRate: Math.max(1, Math.round((context.quick ? 100_000 : 25_000) / subscribers)),
+        startRate: Math.max(1, Math.round(100_000 / subscribers)),
         factor: context.quick ? 4 : 2,
-        maxRate: 6_400_000 / subscribers,
+        maxRate: 25_600_000 / subscribers,
         maxSteps: context.quick ? 3 : 10,
       },
     }));
