@@ -13,7 +13,11 @@ export const COMPARISON_OPTIONS = {
   payload: { type: 'string' },
 } as const;
 
-const OPTIONS = { ...COMPARISON_OPTIONS, subscribers: { type: 'string' } } as const;
+const OPTIONS = {
+  ...COMPARISON_OPTIONS,
+  subscribers: { type: 'string' },
+  rates: { type: 'string' },
+} as const;
 
 export const fanout: Scenario = {
   name: 'fanout',
@@ -32,6 +36,9 @@ export const fanout: Scenario = {
       18_000,
     );
     const common = comparisonSettings(values, context.quick);
+    // `--rates`: fixed rates (publications/s) instead of the ladder, e.g. to compare server CPU at one load.
+    const rates =
+      values.rates === undefined ? undefined : intListFlag('rates', values.rates, [], 1, 1_000_000);
     const cases: ComparisonCase[] = sizes.map((subscribers) => ({
       key: `${subscribers}`,
       title: `${subscribers.toLocaleString('en')} subscribers`,
@@ -39,12 +46,16 @@ export const fanout: Scenario = {
       subscriberChannels: Array.from({ length: subscribers }, () => 'fanout'),
       publishChannels: ['fanout'],
       fanout: subscribers,
-      ladder: {
-        startRate: Math.max(1, Math.round(100_000 / subscribers)),
-        factor: context.quick ? 4 : 2,
-        maxRate: 25_600_000 / subscribers,
-        maxSteps: context.quick ? 3 : 10,
-      },
+      ...(rates !== undefined
+        ? { rates }
+        : {
+            ladder: {
+              startRate: Math.max(1, Math.round(100_000 / subscribers)),
+              factor: context.quick ? 4 : 2,
+              maxRate: 25_600_000 / subscribers,
+              maxSteps: context.quick ? 3 : 10,
+            },
+          }),
     }));
     return () =>
       runComparison(
