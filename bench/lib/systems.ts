@@ -36,6 +36,8 @@ export interface SystemOptions {
   readonly nodes: number;
   /** What carries publications between nodes (and, for Herald, stores history). */
   readonly broker: Broker;
+  /** Extra `node` flags for every server process (not Redis), e.g. a preload; default none. */
+  readonly nodeFlags?: readonly string[];
 }
 
 export interface RunningSystem {
@@ -53,6 +55,8 @@ export interface RunningSystem {
   cpu(): Record<string, number | undefined>;
   /** Resident memory of node `index`, bytes. */
   rss(index: number): number | undefined;
+  /** Process id of node `index` while it runs (e.g. to signal it). */
+  pid(index: number): number | undefined;
   readonly versions: Readonly<Record<string, string>>;
   stop(): Promise<void>;
 }
@@ -116,6 +120,7 @@ async function start(
   let env: (node: string) => Record<string, string>;
   let args: readonly string[] | undefined;
   if (name === 'herald') {
+    if (options.nodeFlags !== undefined) args = [...options.nodeFlags, 'bin/herald.js', 'serve'];
     const dir = tempDir('herald-bench-');
     cleanups.push(() => dir.remove());
     // Pins the `bench` namespace (history of 100 for 10 minutes) and keeps a herald.config.json in
@@ -134,7 +139,7 @@ async function start(
         : { HERALD_REDIS_CLUSTER_NODES: cluster.seeds.join(','), HERALD_REDIS_PREFIX: `bench-${run}:` }),
     });
   } else {
-    args = PEER_SCRIPTS[name];
+    args = [...(options.nodeFlags ?? []), ...PEER_SCRIPTS[name]];
     versions[name === 'socket.io' ? 'socket.io' : 'ws'] = packageVersion(
       name === 'socket.io' ? 'socket.io' : 'ws',
     );
@@ -178,6 +183,7 @@ async function start(
         ...redisPids.map(([label, pid]) => [label, processCpuSeconds(pid)] as const),
       ]),
     rss: (index) => residentBytes(nodes[index]?.pid),
+    pid: (index) => nodes[index]?.pid,
     versions,
     stop,
   };
