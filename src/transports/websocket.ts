@@ -40,7 +40,8 @@ export class WebSocketTransport {
   #upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
     // Node removes its own error listener before the upgrade event: without one, a client that resets
     // the connection while we answer would crash the process with an unhandled 'error' event.
-    socket.on('error', () => socket.destroy());
+    const destroy = () => socket.destroy();
+    socket.on('error', destroy);
     const path = (request.url ?? '').split('?')[0];
     if (path !== WEBSOCKET_PATH) return reject(socket, 404, 'no WebSocket endpoint at this path');
     const offered = (request.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
@@ -52,11 +53,19 @@ export class WebSocketTransport {
       );
       return reject(socket, 403, 'origin not allowed');
     }
-    this.#wss.handleUpgrade(request, socket, head, (ws) => this.#accept(ws, socket));
+    this.#wss.handleUpgrade(request, socket, head, (ws) => {
+      // `ws` has its own error listener on the socket now; ours would cost memory per connection.
+      socket.off('error', destroy);
+      this.#accept(ws, socket);
+    });
   }
 
   #accept(ws: WebSocket, socket: Duplex): void {
-    const session = new ClientSession(this.#node, this.#transport(ws, socket), 'websocket');
+    const session = new ClientSession(
+      this.#node,
+      new WebSocketConnection(ws, socket, this.#frames),
+      'websocket',
+    );
     ws.on('message', (data, isBinary) => {
       if (isBinary) {
         session.disconnect(DisconnectCode.BAD_REQUEST, 'binary frames are not supported');
@@ -71,26 +80,42 @@ export class WebSocketTransport {
     });
     this.#node.acceptSession(session);
   }
+}
 
-  /**
-   * Outgoing messages are framed by {@link FrameCache} and written straight to the socket `ws` runs
-   * on: the same frame bytes for every subscriber of a publication. This bypasses `ws.send`, which is
-   * safe because Herald's sockets never compress or send Blobs, the only cases in which `ws` queues
-   * frames instead of writing them at once; its close and pong frames still go through `ws`, in
-   * order with ours.
-   */
-  #transport(ws: WebSocket, socket: Duplex): Transport {
-    const frames = this.#frames;
-    return {
-      send: (payload) => {
-        if (ws.readyState === WebSocket.OPEN) socket.write(frames.frameOf(payload));
-      },
-      get bufferedAmount() {
-        return ws.bufferedAmount;
-      },
-      close: (code, reason) => ws.close(code, reason),
-      terminate: () => ws.terminate(),
-    };
+/**
+ * A session's transport over one WebSocket. Outgoing messages are framed by {@link FrameCache} and
+ * written straight to the socket `ws` runs on: the same frame bytes for every subscriber of a
+ * publication. This bypasses `ws.send`, which is safe because Herald's sockets never compress or send
+ * Blobs, the only cases in which `ws` queues frames instead of writing them at once; its close and
+ * pong frames still go through `ws`, in order with ours. A class rather than an object of closures:
+ * with thousands of connections the closures and their per-object property tables cost about 1.5 KB
+ * per connection.
+ */
+class WebSocketConnection implements Transport {
+  readonly #ws: WebSocket;
+  readonly #socket: Duplex;
+  readonly #frames: FrameCache;
+
+  constructor(ws: WebSocket, socket: Duplex, frames: FrameCache) {
+    this.#ws = ws;
+    this.#socket = socket;
+    this.#frames = frames;
+  }
+
+  send(payload: Buffer): void {
+    if (this.#ws.readyState === WebSocket.OPEN) this.#socket.write(this.#frames.frameOf(payload));
+  }
+
+  get bufferedAmount(): number {
+    return this.#ws.bufferedAmount;
+  }
+
+  close(code: number, reason: string): void {
+    this.#ws.close(code, reason);
+  }
+
+  terminate(): void {
+    this.#ws.terminate();
   }
 }
 
