@@ -3,6 +3,7 @@
  * WebSocket clients for the routes that act on connections.
  */
 import { readFile } from 'node:fs/promises';
+import { Agent, request as httpRequest } from 'node:http';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -617,6 +618,31 @@ describe('authentication', () => {
     );
     const response = await get('/api/info', {});
     expect(response.headers.get('www-authenticate')).toBe('apikey');
+  });
+
+  it('checks every request of a kept-alive connection, even after the right key passed on it', async () => {
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const status = (authorization: string) =>
+      new Promise<number>((resolve, reject) => {
+        const url = new URL('/api/info', server.url);
+        const req = httpRequest(url, { agent, headers: { authorization } }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    try {
+      const sockets = new Set<unknown>();
+      agent.on('free', (socket) => sockets.add(socket));
+      expect(await status(`apikey ${TEST_API_KEY}`)).toBe(200);
+      expect(await status('apikey not-the-key')).toBe(401);
+      expect(await status(`apikey ${TEST_API_KEY}`)).toBe(200);
+      expect(await status(`apikey ${TEST_API_KEY}x`)).toBe(401);
+      expect(sockets.size).toBe(1);
+    } finally {
+      agent.destroy();
+    }
   });
 
   it('checks the key before reading the body', async () => {
