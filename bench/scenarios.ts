@@ -7,4 +7,11 @@ import { fanout } from './scenarios/fanout.ts';
 import { publishApi } from './scenarios/publish-api.ts';
 import { recovery } from './scenarios/recovery.ts';
 
-export const SCENARIOS: readonly Scenario[] = [fanout, channels, crossNode, connections, publishApi, recovery];
+export const SCENARIOS: readonly Scenario[] = [
+  fanout,
+  channels,
+  crossNode,
+  connections,
+  publishApi,
+  recovery,
+];

@@ -157,7 +157,7 @@ export class WireSubscriber {
     // newlines (a memchr) and looking at one byte per message costs what the raw ws clients pay.
     let count = 0;
     let ping = false;
-    for (let start = 0; start < data.length; ) {
+    for (let start = 0; start < data.length;) {
       if (data[start + 3] === PUSH_BYTE) count += 1;
       else if (data[start + 3] === PING_BYTE) ping = true;
       const end = data.indexOf(NEWLINE, start);
