@@ -273,7 +273,7 @@ function ladderTable(figures: ReadonlyMap<SystemName, Figures>): string {
       own ? '—' : ratio(herald?.peak, figure.peak),
       formatNumber(figure.sustained),
       own ? '—' : ratio(herald?.sustained, figure.sustained),
-      best === undefined ? '—' : `${best.latency.p50} / ${best.latency.p99}`,
+      best === undefined ? '—' : `${best.latency.p50.toFixed(1)} / ${best.latency.p99.toFixed(1)}`,
       figure.peaks.map(formatNumber).join(', '),
     ];
   });

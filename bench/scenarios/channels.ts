@@ -51,7 +51,7 @@ export const channels: Scenario = {
                 startRate: context.quick ? 5_000 : 2_500,
                 factor: context.quick ? 4 : 2,
                 maxRate: 400_000,
-                maxSteps: context.quick ? 3 : 10,
+                maxSteps: context.quick ? 2 : 10,
               },
             },
           ],

@@ -33,7 +33,7 @@ export const crossNode: Scenario = {
     const latencySubscribers = intFlag(
       'latency-subscribers',
       values['latency-subscribers'],
-      context.quick ? 2000 : 10_000,
+      context.quick ? 1000 : 10_000,
       1,
       18_000,
     );
@@ -54,7 +54,7 @@ export const crossNode: Scenario = {
         startRate: Math.max(1, Math.round((context.quick ? 100_000 : 50_000) / subscribers)),
         factor: context.quick ? 4 : 2,
         maxRate: 6_400_000 / subscribers,
-        maxSteps: context.quick ? 3 : 10,
+        maxSteps: context.quick ? 2 : 10,
       },
     });
     const latencyCase: ComparisonCase = {

@@ -53,7 +53,7 @@ export const fanout: Scenario = {
               startRate: Math.max(1, Math.round(100_000 / subscribers)),
               factor: context.quick ? 4 : 2,
               maxRate: 25_600_000 / subscribers,
-              maxSteps: context.quick ? 3 : 10,
+              maxSteps: context.quick ? 2 : 10,
             },
           }),
     }));
@@ -80,8 +80,8 @@ export function comparisonSettings(
 ) {
   return {
     runs: intFlag('runs', values.runs, quick ? 1 : 3, 1, 20),
-    seconds: numberFlag('seconds', values.seconds, quick ? 1.5 : 4, 0.5, 600),
-    warmupSeconds: numberFlag('warmup', values.warmup, quick ? 0.5 : 1, 0, 60),
+    seconds: numberFlag('seconds', values.seconds, quick ? 1 : 4, 0.5, 600),
+    warmupSeconds: numberFlag('warmup', values.warmup, quick ? 0.3 : 1, 0, 60),
     systems: systemsFlag(values.systems, ['herald', 'socket.io', 'ws-frame', 'ws-batch']),
     batch: intFlag('batch', values.batch, 10, 1, 1000),
     payloadBytes: intFlag('payload', values.payload, 100, 40, 65_536),
