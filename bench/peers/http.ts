@@ -1,5 +1,5 @@
 /** The small HTTP surface the peer servers share: a JSON body reader and the publish request's shape. */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 
 export interface PeerPublication {
   readonly channel: string;
@@ -50,3 +50,20 @@ export function answer(response: ServerResponse, status: number, body: string): 
 
 /** The same listen backlog as Herald's (Node's default of 511 drops handshakes in a reconnect storm). */
 export const PEER_BACKLOG = 4096;
+
+/**
+ * The HTTP server every peer runs: `GET /readyz`, and `POST /publish` with
+ * `{"publications": [{"channel", "data"}, …]}`, which hands each publication to `publish`.
+ */
+export function createPeerServer(publish: (channel: string, data: unknown) => void): Server {
+  return createServer((request, response) => {
+    if (request.method === 'GET' && request.url === '/readyz') return answer(response, 200, '{"ok":true}');
+    if (request.method !== 'POST' || request.url !== '/publish') return answer(response, 404, '{}');
+    readJsonBody(request, (error, body) => {
+      if (error !== undefined) return answer(response, 400, JSON.stringify({ error: error.message }));
+      const publications = publicationsOf(body);
+      for (const { channel, data } of publications) publish(channel, data);
+      answer(response, 200, `{"published":${publications.length}}`);
+    });
+  });
+}

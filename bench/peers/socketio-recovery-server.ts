@@ -10,22 +10,12 @@
  *
  *   PORT=9000 node bin/run-ts.js bench/peers/socketio-recovery-server.ts
  */
-import { createServer } from 'node:http';
 import { Server } from 'socket.io';
-import { answer, PEER_BACKLOG, publicationsOf, readJsonBody } from './http.ts';
+import { createPeerServer, PEER_BACKLOG } from './http.ts';
 
 const port = Number(process.env['PORT'] ?? 9000);
 
-const http = createServer((request, response) => {
-  if (request.method === 'GET' && request.url === '/readyz') return answer(response, 200, '{"ok":true}');
-  if (request.method !== 'POST' || request.url !== '/publish') return answer(response, 404, '{}');
-  readJsonBody(request, (error, body) => {
-    if (error !== undefined) return answer(response, 400, JSON.stringify({ error: error.message }));
-    const publications = publicationsOf(body);
-    for (const { channel, data } of publications) io.to(channel).emit('message', data);
-    answer(response, 200, `{"published":${publications.length}}`);
-  });
-});
+const http = createPeerServer((channel, data) => io.to(channel).emit('message', data));
 
 const io = new Server(http, {
   transports: ['websocket'],

@@ -9,26 +9,16 @@
  *   PORT=9000 [REDIS_URL=redis://127.0.0.1:6379 | REDIS_CLUSTER_NODES=127.0.0.1:7000,…] \
  *     node bin/run-ts.js bench/peers/socketio-server.ts
  */
-import { createServer } from 'node:http';
 import { Server } from 'socket.io';
 import { createAdapter, createShardedAdapter } from '@socket.io/redis-adapter';
 import { createClient, createCluster } from 'redis';
-import { answer, PEER_BACKLOG, publicationsOf, readJsonBody } from './http.ts';
+import { createPeerServer, PEER_BACKLOG } from './http.ts';
 
 const port = Number(process.env['PORT'] ?? 9000);
 const redisUrl = process.env['REDIS_URL'];
 const clusterNodes = process.env['REDIS_CLUSTER_NODES'];
 
-const http = createServer((request, response) => {
-  if (request.method === 'GET' && request.url === '/readyz') return answer(response, 200, '{"ok":true}');
-  if (request.method !== 'POST' || request.url !== '/publish') return answer(response, 404, '{}');
-  readJsonBody(request, (error, body) => {
-    if (error !== undefined) return answer(response, 400, JSON.stringify({ error: error.message }));
-    const publications = publicationsOf(body);
-    for (const { channel, data } of publications) io.to(channel).emit('message', data);
-    answer(response, 200, `{"published":${publications.length}}`);
-  });
-});
+const http = createPeerServer((channel, data) => io.to(channel).emit('message', data));
 
 const io = new Server(http, {
   transports: ['websocket'],

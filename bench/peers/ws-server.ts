@@ -10,9 +10,8 @@
  *
  *   PORT=9100 MODE=batch node bin/run-ts.js bench/peers/ws-server.ts
  */
-import { createServer } from 'node:http';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { answer, PEER_BACKLOG, publicationsOf, readJsonBody } from './http.ts';
+import { createPeerServer, PEER_BACKLOG } from './http.ts';
 
 const port = Number(process.env['PORT'] ?? 9100);
 const batched = process.env['MODE'] === 'batch';
@@ -55,16 +54,7 @@ function publish(channel: string, data: unknown): void {
   }
 }
 
-const http = createServer((request, response) => {
-  if (request.method === 'GET' && request.url === '/readyz') return answer(response, 200, '{"ok":true}');
-  if (request.method !== 'POST' || request.url !== '/publish') return answer(response, 404, '{}');
-  readJsonBody(request, (error, body) => {
-    if (error !== undefined) return answer(response, 400, JSON.stringify({ error: error.message }));
-    const publications = publicationsOf(body);
-    for (const { channel, data } of publications) publish(channel, data);
-    answer(response, 200, `{"published":${publications.length}}`);
-  });
-});
+const http = createPeerServer(publish);
 
 const wss = new WebSocketServer({ server: http, perMessageDeflate: false, clientTracking: false });
 wss.on('connection', (socket, request) => {
