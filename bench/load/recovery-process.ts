@@ -129,7 +129,16 @@ async function connect(
   const { url, protocol, token } = given;
   const { channel, localAddress, saved } = slot;
   if (protocol === 'herald') {
-    const spec = { protocol, url, token, channel, localAddress, probe: false, since: saved?.herald };
+    const spec = {
+      protocol,
+      url,
+      token,
+      channel,
+      localAddress,
+      probe: false,
+      trackPosition: true,
+      since: saved?.herald,
+    };
     slot.herald = await WireSubscriber.open(spec, sink, timeoutMs);
   } else {
     const spec = { url, channel, localAddress, resume: saved?.socketio, expected: missed ?? 0 };

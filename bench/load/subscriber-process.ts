@@ -22,8 +22,6 @@ export interface OpenRequest {
   readonly localAddresses: readonly string[];
   /** Connections being opened at once. */
   readonly concurrency: number;
-  /** Herald: per connection, where to recover from (same order as `channels`). */
-  readonly since?: readonly ({ offset: number; epoch: string } | undefined)[];
 }
 
 export interface OpenResult {
@@ -73,7 +71,6 @@ async function open(request: OpenRequest): Promise<OpenResult> {
         channel: request.channels[index] ?? '',
         localAddress: request.localAddresses[index % request.localAddresses.length] ?? '127.0.0.1',
         probe: isProbe(index),
-        since: request.since?.[index],
       };
       try {
         opened.push(await WireSubscriber.open(spec, sink));
@@ -117,7 +114,6 @@ function take(): TakeResult {
 serveRequests({
   open: (request) => open(request as OpenRequest),
   take: () => take(),
-  positions: () => subscribers.map((subscriber) => subscriber.position ?? null),
   close: () => {
     for (const subscriber of subscribers) subscriber.close();
     subscribers = [];

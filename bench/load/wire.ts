@@ -22,6 +22,11 @@ export interface SubscriberSpec {
   /** Loopback source address, so that many connections do not exhaust one address's ports. */
   readonly localAddress: string;
   readonly probe: boolean;
+  /**
+   * Herald: keep {@link WireSubscriber.position} up to date from every frame (for recovery); throughput
+   * subscribers leave it off so that they pay per frame what the other systems' clients pay.
+   */
+  readonly trackPosition?: boolean;
   /** Herald: subscribe from this position (`{offset, epoch}`) to recover what was missed. */
   readonly since?: { readonly offset: number; readonly epoch: string } | undefined;
 }
@@ -58,7 +63,7 @@ const POSITION = /^"pub":\{"offset":(\d+),"epoch":"([^"]*)"/;
 export class WireSubscriber {
   /** Messages received since the last {@link take}. */
   delivered = 0;
-  /** Herald: the stream position of the last publication received (or of the subscribe reply). */
+  /** Herald: the stream position of the subscribe reply, then (with `trackPosition`) of the last publication. */
   position: { offset: number; epoch: string } | undefined;
   /** Herald, subscribed with `since`: what the subscribe reply recovered. */
   recovery: RecoveryReply | undefined;
@@ -166,7 +171,7 @@ export class WireSubscriber {
     this.delivered += count;
     if (ping) this.#ws.send('{"pong":{}}');
     if (count === 0) return;
-    this.#readPosition(data);
+    if (this.#spec.trackPosition === true) this.#readPosition(data);
     if (this.#spec.probe) this.#readTimes(data.toString(), now);
   }
 
