@@ -27,6 +27,7 @@ import {
   parseUnsubscribe,
 } from './command-params.ts';
 import type { Beating } from './heartbeat.ts';
+import type { PublicationRun, RunSpan, RunSubscriber } from './channel-fanout.ts';
 import type { Flushable } from './flush-scheduler.ts';
 import type { HeraldNode } from './node.ts';
 import { encodeHistoryResult, encodeSubscribeResult } from './encode-results.ts';
@@ -68,7 +69,7 @@ const MAX_QUEUED_COMMANDS = 1024;
 /** A slow consumer's connection is dropped this long after its close frame was queued. */
 const SLOW_CONSUMER_TERMINATE_MS = 1000;
 
-export class ClientSession implements Flushable, Beating {
+export class ClientSession implements Flushable, Beating, RunSubscriber {
   readonly id = randomUUID();
   readonly transportName: string;
   #user = '';
@@ -127,8 +128,32 @@ export class ClientSession implements Flushable, Beating {
     if (!this.#running) void this.#runCommands();
   }
 
-  /** Called by the node's fan-out for every publication on a channel this session subscribes to. */
-  deliver(publication: Publication, frame: Buffer): void {
+  /**
+   * Called by the node's fan-out with a turn's publications of a channel this session subscribes to.
+   * A live subscription whose stream the run simply continues takes the run's shared buffer as it
+   * is; anything else (a subscription being set up, a seam with the history it recovered, a gap)
+   * is judged publication by publication.
+   */
+  deliverRun(run: PublicationRun): void {
+    const subscription = this.#subscriptions.get(run.channel);
+    if (subscription === undefined) return;
+    if (subscription.pending !== undefined || !continues(subscription, run.span)) {
+      for (let i = 0; i < run.publications.length; i++) {
+        this.#deliver(run.publications[i] as Publication, run.pushes[i] as Buffer);
+      }
+      return;
+    }
+    if (run.span !== undefined) subscription.lastOffset = run.span.last;
+    // With one subscription nothing else can share this turn's frame: write now, skipping the
+    // queue. Otherwise queue, so that all of the turn's runs leave in one frame.
+    if (this.#outbound.length > 0 || this.#subscriptions.size > 1) {
+      this.#enqueue(run.joined);
+    } else if (this.#state !== 'closed' && !this.#overLimit()) {
+      this.#transport.send(run.joined);
+    }
+  }
+
+  #deliver(publication: Publication, frame: Buffer): void {
     const subscription = this.#subscriptions.get(publication.channel);
     if (subscription === undefined) return;
     if (subscription.pending !== undefined) {
@@ -454,7 +479,7 @@ export class ClientSession implements Flushable, Beating {
     subscription.pending = undefined;
     for (const { publication, frame } of held) {
       this.#heldBytes -= frame.length;
-      this.deliver(publication, frame);
+      this.#deliver(publication, frame);
     }
   }
 
@@ -469,6 +494,17 @@ export class ClientSession implements Flushable, Beating {
     });
     this.#enqueueText(id === undefined ? `{"error":${payload}}` : `{"id":${id},"error":${payload}}`);
   }
+}
+
+/**
+ * Whether a run continues a live subscription's stream as it is: any run when the channel keeps no
+ * history, else a run of consecutive offsets starting right after the subscription's last one.
+ */
+function continues(subscription: Subscription, span: RunSpan | undefined): boolean {
+  if (subscription.epoch === '') return true;
+  return (
+    span !== undefined && span.epoch === subscription.epoch && span.first === subscription.lastOffset + 1
+  );
 }
 
 /** Whether a message is the client's answer to a server ping, `{"pong":{}}`. */

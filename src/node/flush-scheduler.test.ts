@@ -16,6 +16,21 @@ describe('FlushScheduler', () => {
     expect(flushed).toBe(1);
   });
 
+  it('flushes in the same turn what a flush marks dirty', async () => {
+    const scheduler = new FlushScheduler();
+    const order: string[] = [];
+    const second = { flush: () => order.push('second') };
+    const first = {
+      flush: () => {
+        order.push('first');
+        scheduler.markDirty(second);
+      },
+    };
+    scheduler.markDirty(first);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(order).toEqual(['first', 'second']);
+  });
+
   it('joins runs with newlines, sharing one buffer for the same messages within a flush', async () => {
     const scheduler = new FlushScheduler();
     const joined: Buffer[] = [];

@@ -29,10 +29,7 @@ export class FlushScheduler {
 
   markDirty(target: Flushable): void {
     this.#dirty.add(target);
-    if (!this.#scheduled) {
-      this.#scheduled = true;
-      setImmediate(this.#run);
-    }
+    if (!this.#scheduled) this.#schedule();
   }
 
   /**
@@ -54,17 +51,30 @@ export class FlushScheduler {
     return joined;
   }
 
+  /**
+   * Flushes until nothing is dirty: a target flushed now may dirty others (the channel fan-out queues
+   * publications for connections), and they leave in this turn too.
+   */
   readonly #run = (): void => {
-    const dirty = this.#dirty;
-    this.#dirty = new Set();
-    this.#scheduled = false;
     this.#joined = new Map();
     try {
-      for (const target of dirty) target.flush();
+      while (this.#dirty.size > 0) {
+        const dirty = this.#dirty;
+        this.#dirty = new Set();
+        for (const target of dirty) target.flush();
+      }
     } finally {
       this.#joined = undefined;
+      this.#scheduled = false;
+      // Only after a throw: the rest waits for the next turn.
+      if (this.#dirty.size > 0) this.#schedule();
     }
   };
+
+  #schedule(): void {
+    this.#scheduled = true;
+    setImmediate(this.#run);
+  }
 }
 
 function sameParts(a: readonly Buffer[], b: readonly Buffer[]): boolean {

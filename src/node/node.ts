@@ -35,6 +35,7 @@ import type { NodeInfo, SurveyRequest } from './control-messages.ts';
 import { ControlPlane } from './control-plane.ts';
 import type { HistoryOutcome, SubscribeOutcome } from './encode-results.ts';
 import { EngineSubscriptions } from './engine-subscriptions.ts';
+import { ChannelFanOut } from './channel-fanout.ts';
 import { FlushScheduler } from './flush-scheduler.ts';
 import { Heartbeat } from './heartbeat.ts';
 import { Hub } from './hub.ts';
@@ -115,6 +116,11 @@ export class HeraldNode {
   readonly logger: Logger;
   readonly hub = new Hub<ClientSession>();
   readonly flusher = new FlushScheduler();
+  readonly #fanOut = new ChannelFanOut<ClientSession>({
+    scheduler: this.flusher,
+    subscribers: (channel) => this.hub.subscribers(channel),
+    encode: (publication) => Buffer.from(encodePublicationPush(publication)),
+  });
   readonly #heartbeat: Heartbeat;
   readonly #broker: Broker;
   readonly #rules: NamespaceRules;
@@ -143,7 +149,7 @@ export class HeraldNode {
     this.#heartbeat = new Heartbeat(tick);
     this.#streams = new ChannelStreams({
       read: (channel, sinceOffset) => this.#readStream(channel, sinceOffset),
-      deliver: (publication) => this.#fanOut(publication),
+      deliver: (publication) => this.#fanOut.queue(publication),
       onRewound: (channel, position) => this.#onRewound(channel, position),
       onEpochLost: (channel, position) => {
         this.logger.warn({ channel, ...position }, 'channel history was lost: a new epoch began');
@@ -564,17 +570,6 @@ export class HeraldNode {
     this.#insufficientState += 1;
   }
 
-  encodePush(publication: Publication): Buffer {
-    return Buffer.from(encodePublicationPush(publication));
-  }
-
-  #fanOut(publication: Publication): void {
-    const subscribers = this.hub.subscribers(publication.channel);
-    if (subscribers === undefined) return;
-    const frame = this.encodePush(publication);
-    for (const session of subscribers) session.deliver(publication, frame);
-  }
-
   #assertOpen(): void {
     if (this.#closing) throw new HeraldError('HERALD_ERR_SHUTTING_DOWN', 'the node is shutting down');
   }
@@ -598,11 +593,14 @@ export class HeraldNode {
     this.#broker.endEpoch(channel, position.epoch).catch((err: unknown) => {
       this.logger.error({ err, channel }, 'could not end the epoch of a rewritten channel');
     });
+    this.#fanOut.flushChannel(channel);
     for (const session of [...(this.hub.subscribers(channel) ?? [])]) session.insufficientState(channel);
   }
 
   /** Makes the local subscribers that cannot reach `position` any more recover (3007). */
   #recoverBehind(channel: string, position: StreamPosition): void {
+    // What is queued for the channel counts as passed on: subscribers are judged after taking it.
+    this.#fanOut.flushChannel(channel);
     for (const session of [...(this.hub.subscribers(channel) ?? [])]) {
       if (session.isBehind(channel, position)) session.insufficientState(channel);
     }
