@@ -1,0 +1,515 @@
+/**
+ * The Herald client: one connection to a Herald server, kept alive across network trouble, carrying
+ * any number of subscriptions. Its state machine — disconnected → connecting → connected — changes in
+ * one place ({@link Herald.#setState}). While the app wants to be connected the client reconnects by
+ * itself, with full-jitter exponential backoff, and every subscription recovers from its last
+ * position. It watches the server's pings to notice dead connections, refreshes expiring tokens over
+ * the live connection, and sends everything queued in one tick as one frame.
+ */
+import {
+  DisconnectCode,
+  shouldReconnect,
+  splitFrame,
+  type Commands,
+  type ConnectResult,
+  type HistoryRequest,
+  type HistoryResult,
+  type Method,
+  type PublicationFrame,
+  type PublishResult,
+  type ReplyFrame,
+} from '@herald/protocol';
+import { backoffDelay } from './backoff.ts';
+import { Emitter } from './emitter.ts';
+import {
+  ClientErrorCode,
+  ConnectionClosedError,
+  HeraldError,
+  ServerError,
+  StateError,
+  TimeoutError,
+} from './errors.ts';
+import { Subscription, type SubscriptionOptions } from './subscription.ts';
+import { openWebSocket, type Transport, type TransportName, type WebSocketConstructor } from './transport.ts';
+
+export type ClientState = 'disconnected' | 'connecting' | 'connected';
+
+export interface HeraldOptions {
+  /** A connection token (JWT). Use `getToken` instead for tokens that expire. */
+  readonly token?: string;
+  /**
+   * Called for a token before every connection attempt and again before the token expires (the new
+   * token is sent over the live connection, without reconnecting). Takes precedence over `token`.
+   */
+  readonly getToken?: () => Promise<string>;
+  /** The WebSocket implementation: the global `WebSocket` by default; pass `ws`'s in Node.js 20. */
+  readonly websocket?: WebSocketConstructor;
+  /** Reported to the server for its logs. */
+  readonly name?: string;
+  readonly version?: string;
+  /** Upper bound of the first reconnect delay, ms (default 500). Delays are random up to the bound. */
+  readonly minReconnectDelay?: number;
+  /** The largest reconnect delay bound, ms (default 20,000). */
+  readonly maxReconnectDelay?: number;
+  /** How long to wait for a connection or a reply, ms (default 10,000). */
+  readonly timeout?: number;
+}
+
+export interface ClientEvents {
+  state: { readonly oldState: ClientState; readonly newState: ClientState };
+  /** A connection attempt begins; `code`/`reason` say why (0 for `connect()`, else the close that caused it). */
+  connecting: { readonly code: number; readonly reason: string };
+  connected: { readonly client: string; readonly version: string; readonly transport: TransportName };
+  /** The client stopped for good: `disconnect()` (code 0), or a close the server marked terminal. */
+  disconnected: { readonly code: number; readonly reason: string };
+  /** Something failed that the client handles by itself (a connection attempt, a token refresh). */
+  error: { readonly error: HeraldError; readonly during: 'connect' | 'refresh' | 'transport' };
+}
+
+interface PendingCall {
+  readonly resolve: (result: unknown) => void;
+  readonly reject: (error: HeraldError) => void;
+  readonly timer: ReturnType<typeof setTimeout>;
+}
+
+const DEFAULTS = { minReconnectDelay: 500, maxReconnectDelay: 20_000, timeout: 10_000 };
+/** The protocol's grace beyond the ping interval before a silent server counts as gone. */
+const PING_GRACE_MS = 10_000;
+/** Refresh a token this long before it expires (or halfway through a shorter remaining life). */
+const REFRESH_LEAD_MS = 30_000;
+const APP_CODE = 0;
+
+export class Herald extends Emitter<ClientEvents> {
+  readonly url: string;
+  readonly #options: HeraldOptions;
+  readonly #timeoutMs: number;
+  #state: ClientState = 'disconnected';
+  #transport: Transport | undefined;
+  #clientId = '';
+  readonly #subscriptions = new Map<string, Subscription<never>>();
+  readonly #calls = new Map<number, PendingCall>();
+  #nextId = 1;
+  /** Commands queued in this tick: they leave as one frame. */
+  #outbox: string[] = [];
+  #attempt = 0;
+  #reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  #connectTimer: ReturnType<typeof setTimeout> | undefined;
+  #refreshTimer: ReturnType<typeof setTimeout> | undefined;
+  #pingTimer: ReturnType<typeof setTimeout> | undefined;
+  #pingLimitMs = 0;
+  #lastHeard = 0;
+  #token: string | undefined;
+  /** Whether `connect` went out on the current transport: later commands may follow it. */
+  #connectSent = false;
+
+  constructor(url: string, options: HeraldOptions = {}) {
+    super();
+    this.url = url;
+    this.#options = options;
+    this.#timeoutMs = options.timeout ?? DEFAULTS.timeout;
+    this.#token = options.token;
+  }
+
+  get state(): ClientState {
+    return this.#state;
+  }
+
+  /** The id the server gave this connection ("" until connected). */
+  get clientId(): string {
+    return this.#clientId;
+  }
+
+  /** Connects, and keeps reconnecting until `disconnect()` or a terminal close. */
+  connect(): void {
+    if (this.#state !== 'disconnected') return;
+    this.#setState('connecting');
+    this.emit('connecting', { code: APP_CODE, reason: 'connect called' });
+    globalThis.addEventListener?.('online', this.#onOnline);
+    void this.#open();
+  }
+
+  /** Closes the connection and stops reconnecting. Subscriptions stay, and resume on `connect()`. */
+  disconnect(): void {
+    this.#stop(APP_CODE, 'disconnect called');
+  }
+
+  /** Resolves once connected; rejects after `timeoutMs` or if the client stops first. */
+  ready(timeoutMs = this.#timeoutMs): Promise<void> {
+    if (this.#state === 'connected') return Promise.resolve();
+    if (this.#state === 'disconnected') return Promise.reject(new StateError('the client is disconnected'));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        offConnected();
+        offDisconnected();
+        reject(new TimeoutError('connecting'));
+      }, timeoutMs);
+      const offConnected = this.once('connected', () => {
+        clearTimeout(timer);
+        offDisconnected();
+        resolve();
+      });
+      const offDisconnected = this.once('disconnected', ({ reason }) => {
+        clearTimeout(timer);
+        offConnected();
+        reject(new ConnectionClosedError(ClientErrorCode.CANCELLED, `disconnected: ${reason}`));
+      });
+    });
+  }
+
+  /** A subscription to `channel`; call `subscribe()` on it. One per channel. */
+  newSubscription<T = unknown>(channel: string, options: SubscriptionOptions = {}): Subscription<T> {
+    if (this.#subscriptions.has(channel)) throw new StateError(`a subscription to ${channel} already exists`);
+    const subscription = new Subscription<T>(this.#subscriptionHost, channel, options);
+    this.#subscriptions.set(channel, subscription as unknown as Subscription<never>);
+    return subscription;
+  }
+
+  /** The subscription to `channel`, if one was created. */
+  getSubscription<T = unknown>(channel: string): Subscription<T> | undefined {
+    return this.#subscriptions.get(channel) as unknown as Subscription<T> | undefined;
+  }
+
+  /** Unsubscribes and forgets a subscription. */
+  removeSubscription(subscription: Subscription<never> | Subscription<unknown>): void {
+    subscription.unsubscribe();
+    if (this.#subscriptions.get(subscription.channel) === subscription) {
+      this.#subscriptions.delete(subscription.channel);
+    }
+  }
+
+  /** Publishes `data` to a channel (the namespace must allow client publishing). */
+  publish(channel: string, data: unknown): Promise<PublishResult> {
+    return this.#callWhenConnected('publish', { channel, data: data as never });
+  }
+
+  /** Reads a channel's history. */
+  history(channel: string, options: Omit<HistoryRequest, 'channel'> = {}): Promise<HistoryResult> {
+    return this.#callWhenConnected('history', { channel, ...options });
+  }
+
+  // ---- Connection lifecycle ----
+
+  async #open(): Promise<void> {
+    const getToken = this.#options.getToken;
+    if (getToken !== undefined) {
+      try {
+        this.#token = await getToken();
+      } catch (err) {
+        const error = new HeraldError(ClientErrorCode.TOKEN_UNAVAILABLE, 'getToken failed', true, {
+          cause: err,
+        });
+        this.emit('error', { error, during: 'connect' });
+        if (this.#state === 'connecting') this.#scheduleReconnect();
+        return;
+      }
+    }
+    if (this.#state !== 'connecting' || this.#transport !== undefined) return;
+    const WebSocket = this.#options.websocket ?? (globalThis.WebSocket as unknown as WebSocketConstructor);
+    const transport = openWebSocket(this.url, WebSocket, {
+      open: () => this.#onOpen(transport),
+      frame: (text) => this.#onFrame(transport, text),
+      close: (code, reason) => this.#onClose(transport, code, reason),
+    });
+    this.#transport = transport;
+    this.#connectTimer = setTimeout(
+      () => transport.close(DisconnectCode.CONNECT_TIMEOUT, 'connect timed out'),
+      this.#timeoutMs,
+    );
+  }
+
+  #onOpen(transport: Transport): void {
+    if (transport !== this.#transport) return;
+    const { name, version } = this.#options;
+    const params = {
+      ...(this.#token === undefined || this.#token === '' ? {} : { token: this.#token }),
+      ...(name === undefined ? {} : { name }),
+      ...(version === undefined ? {} : { version }),
+    };
+    this.#call('connect', params).then(
+      (result) => this.#onConnected(transport, result),
+      (error: HeraldError) => {
+        if (transport !== this.#transport) return;
+        this.emit('error', { error, during: 'connect' });
+        // The server closes the connection after a failed connect; its close code decides what follows.
+      },
+    );
+    this.#connectSent = true;
+    // In the same frame as connect: every subscription waiting for the connection.
+    for (const subscription of this.#subscriptions.values()) {
+      if (subscription.state === 'subscribing') this.#sendSubscribe(subscription, transport);
+    }
+  }
+
+  #onConnected(transport: Transport, result: ConnectResult): void {
+    if (transport !== this.#transport) return;
+    clearTimeout(this.#connectTimer);
+    this.#attempt = 0;
+    this.#clientId = result.client;
+    this.#pingLimitMs = result.ping * 1000 + PING_GRACE_MS;
+    this.#watchPings();
+    this.#scheduleRefresh(result.expires);
+    this.#setState('connected');
+    this.emit('connected', { client: result.client, version: result.version, transport: transport.name });
+  }
+
+  #onClose(transport: Transport, code: number, reason: string): void {
+    if (transport !== this.#transport) return;
+    this.#transport = undefined;
+    this.#connectSent = false;
+    this.#clientId = '';
+    this.#clearConnectionTimers();
+    this.#failCalls(
+      new ConnectionClosedError(
+        ClientErrorCode.CONNECTION_CLOSED,
+        `connection closed: ${reason || code}`,
+        true,
+      ),
+    );
+    for (const subscription of this.#subscriptions.values()) subscription.onConnectionLost(code, reason);
+    // Without getToken, an expired token cannot be replaced: reconnecting would fail the same way.
+    const canRecover = code !== DisconnectCode.TOKEN_EXPIRED || this.#options.getToken !== undefined;
+    if (this.#state === 'disconnected') return;
+    if (!shouldReconnect(code) || !canRecover) {
+      this.#stop(code, reason);
+      return;
+    }
+    if (this.#state === 'connected') {
+      this.#setState('connecting');
+      this.emit('connecting', { code, reason });
+    }
+    this.#scheduleReconnect();
+  }
+
+  #scheduleReconnect(): void {
+    clearTimeout(this.#reconnectTimer);
+    const delay = backoffDelay(this.#attempt++, {
+      minDelayMs: this.#options.minReconnectDelay ?? DEFAULTS.minReconnectDelay,
+      maxDelayMs: this.#options.maxReconnectDelay ?? DEFAULTS.maxReconnectDelay,
+    });
+    this.#reconnectTimer = setTimeout(() => {
+      this.#reconnectTimer = undefined;
+      void this.#open();
+    }, delay);
+  }
+
+  /** The browser is back online: a reconnect waiting for its backoff goes now. */
+  readonly #onOnline = (): void => {
+    if (this.#state !== 'connecting' || this.#reconnectTimer === undefined) return;
+    clearTimeout(this.#reconnectTimer);
+    this.#reconnectTimer = undefined;
+    void this.#open();
+  };
+
+  #stop(code: number, reason: string): void {
+    if (this.#state === 'disconnected') return;
+    globalThis.removeEventListener?.('online', this.#onOnline);
+    clearTimeout(this.#reconnectTimer);
+    this.#reconnectTimer = undefined;
+    this.#setState('disconnected');
+    const transport = this.#transport;
+    if (transport !== undefined) transport.close(code, reason);
+    this.#failCalls(new ConnectionClosedError(ClientErrorCode.CANCELLED, `disconnected: ${reason}`));
+    this.#outbox = [];
+    this.#attempt = 0;
+    this.emit('disconnected', { code, reason });
+  }
+
+  /** Considers the connection dead when the server is silent for longer than its pings allow. */
+  #watchPings(): void {
+    this.#lastHeard = Date.now();
+    const check = () => {
+      const silentFor = Date.now() - this.#lastHeard;
+      if (silentFor >= this.#pingLimitMs) {
+        this.#transport?.close(DisconnectCode.NO_PONG, 'no ping from the server');
+      } else {
+        this.#pingTimer = setTimeout(check, this.#pingLimitMs - silentFor);
+      }
+    };
+    this.#pingTimer = setTimeout(check, this.#pingLimitMs);
+  }
+
+  #scheduleRefresh(expires: number | undefined): void {
+    clearTimeout(this.#refreshTimer);
+    const getToken = this.#options.getToken;
+    if (expires === undefined || getToken === undefined) return;
+    const remaining = expires * 1000 - Date.now();
+    const delay = Math.max(0, remaining - Math.min(REFRESH_LEAD_MS, remaining / 2));
+    this.#refreshTimer = setTimeout(() => void this.#refresh(getToken), delay);
+  }
+
+  async #refresh(getToken: () => Promise<string>): Promise<void> {
+    const transport = this.#transport;
+    try {
+      const token = await getToken();
+      if (transport !== this.#transport || this.#state !== 'connected') return;
+      this.#token = token;
+      const result = await this.#call('refresh', { token });
+      this.#scheduleRefresh(result.expires);
+    } catch (err) {
+      if (transport !== this.#transport) return;
+      const error =
+        err instanceof HeraldError
+          ? err
+          : new HeraldError(ClientErrorCode.TOKEN_UNAVAILABLE, 'getToken failed', true, { cause: err });
+      this.emit('error', { error, during: 'refresh' });
+      // Try again shortly; if the token runs out first, the server closes with 3003 and the
+      // reconnect asks getToken again.
+      if (error.temporary) this.#refreshTimer = setTimeout(() => void this.#refresh(getToken), 5_000);
+    }
+  }
+
+  #clearConnectionTimers(): void {
+    clearTimeout(this.#connectTimer);
+    clearTimeout(this.#refreshTimer);
+    clearTimeout(this.#pingTimer);
+  }
+
+  // ---- Frames ----
+
+  #onFrame(transport: Transport, text: string): void {
+    if (transport !== this.#transport) return;
+    this.#lastHeard = Date.now();
+    for (const line of splitFrame(text)) {
+      let message: Record<string, unknown>;
+      try {
+        message = JSON.parse(line) as Record<string, unknown>;
+      } catch {
+        transport.close(DisconnectCode.BAD_REQUEST, 'the server sent a message that is not JSON');
+        return;
+      }
+      if (!this.#onMessage(transport, message)) return;
+    }
+  }
+
+  /** Handles one message; false when it closed the connection. */
+  #onMessage(transport: Transport, message: Record<string, unknown>): boolean {
+    if ('push' in message) return this.#onPush(transport, message['push'] as Record<string, unknown>);
+    if ('ping' in message) {
+      this.#send('{"pong":{}}');
+      return true;
+    }
+    const reply = message as ReplyFrame;
+    if (reply.id === undefined) {
+      const error =
+        'error' in reply ? reply.error : { code: ClientErrorCode.PROTOCOL, message: 'unexpected message' };
+      this.emit('error', { error: new ServerError(error.code, error.message), during: 'transport' });
+      return true;
+    }
+    const call = this.#calls.get(reply.id);
+    if (call === undefined) return true;
+    this.#calls.delete(reply.id);
+    clearTimeout(call.timer);
+    if ('error' in reply)
+      call.reject(new ServerError(reply.error.code, reply.error.message, reply.error.temporary === true));
+    else call.resolve(reply.result);
+    return true;
+  }
+
+  #onPush(transport: Transport, push: Record<string, unknown>): boolean {
+    const subscription = this.#subscriptions.get(push['channel'] as string);
+    if (subscription === undefined) return true;
+    if ('pub' in push) {
+      if (subscription.onPublication(push['pub'] as PublicationFrame)) return true;
+      // The stream broke (a gap the server did not catch): reconnect and recover from the last position.
+      transport.close(DisconnectCode.INSUFFICIENT_STATE, 'publication out of order');
+      return false;
+    }
+    const ended = push['unsubscribe'] as { code: number; reason: string } | undefined;
+    if (ended !== undefined) subscription.onServerUnsubscribe(ended.code, ended.reason);
+    return true;
+  }
+
+  // ---- Commands ----
+
+  /** Sends a command on the current connection; rejects if there is none. */
+  #call<M extends Method>(method: M, params: Commands[M][0]): Promise<Commands[M][1]> {
+    if (this.#transport === undefined) {
+      return Promise.reject(
+        new ConnectionClosedError(ClientErrorCode.CONNECTION_CLOSED, 'not connected', true),
+      );
+    }
+    const id = this.#nextId++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#calls.delete(id);
+        reject(new TimeoutError(method));
+      }, this.#timeoutMs);
+      this.#calls.set(id, { resolve: resolve as (result: unknown) => void, reject, timer });
+      this.#send(`{"id":${id},${JSON.stringify(method)}:${JSON.stringify(params)}}`);
+    });
+  }
+
+  /** Waits for the connection (up to the timeout) if the client is connecting, then calls. */
+  async #callWhenConnected<M extends Method>(method: M, params: Commands[M][0]): Promise<Commands[M][1]> {
+    if (this.#state === 'disconnected')
+      throw new StateError('the client is disconnected: call connect() first');
+    if (this.#state === 'connecting') await this.ready();
+    return this.#call(method, params);
+  }
+
+  /** Queues a message; everything queued in this tick leaves as one frame. */
+  #send(message: string): void {
+    this.#outbox.push(message);
+    if (this.#outbox.length === 1) queueMicrotask(this.#flush);
+  }
+
+  readonly #flush = (): void => {
+    const messages = this.#outbox;
+    this.#outbox = [];
+    if (messages.length > 0) this.#transport?.send(messages.join('\n'));
+  };
+
+  #failCalls(error: HeraldError): void {
+    for (const call of this.#calls.values()) {
+      clearTimeout(call.timer);
+      call.reject(error);
+    }
+    this.#calls.clear();
+    this.#outbox = [];
+  }
+
+  // ---- Subscriptions ----
+
+  readonly #subscriptionHost = {
+    wantSubscribe: (subscription: Subscription<never>) => {
+      const transport = this.#transport;
+      if (this.#connectSent && transport !== undefined) this.#sendSubscribe(subscription, transport);
+    },
+    wantUnsubscribe: (subscription: Subscription<never>) => {
+      if (!this.#connectSent) return;
+      // Nothing for the app to handle: a failure means the connection went, and with it the subscription.
+      this.#call('unsubscribe', { channel: subscription.channel }).catch(() => undefined);
+    },
+    publish: (channel: string, data: unknown) => this.publish(channel, data),
+    history: (channel: string, options: Omit<HistoryRequest, 'channel'>) => this.history(channel, options),
+    timeoutMs: () => this.#timeoutMs,
+  };
+
+  #sendSubscribe(subscription: Subscription<never>, transport: Transport): void {
+    const params = subscription.subscribeParams();
+    const wasRecovering = params.since !== undefined;
+    this.#call('subscribe', params).then(
+      (result) => {
+        if (transport === this.#transport) subscription.onSubscribed(result, wasRecovering);
+      },
+      (error: HeraldError) => {
+        // A lost connection resubscribes on the next one; other failures are the subscription's.
+        if (transport !== this.#transport || error instanceof ConnectionClosedError) return;
+        subscription.onSubscribeError(error, (attempt) =>
+          backoffDelay(attempt, {
+            minDelayMs: this.#options.minReconnectDelay ?? DEFAULTS.minReconnectDelay,
+            maxDelayMs: this.#options.maxReconnectDelay ?? DEFAULTS.maxReconnectDelay,
+          }),
+        );
+      },
+    );
+  }
+
+  /** The one place the state changes. */
+  #setState(newState: ClientState): void {
+    const oldState = this.#state;
+    if (oldState === newState) return;
+    this.#state = newState;
+    this.emit('state', { oldState, newState });
+  }
+}

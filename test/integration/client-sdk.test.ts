@@ -1,0 +1,234 @@
+/**
+ * The client SDK against real Herald servers in Node.js (with `ws` as its WebSocket): connect,
+ * subscribe, publish, history, token refresh, reconnect and recovery across a server restart,
+ * an unrecoverable gap, and a bad token.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
+import {
+  ClientErrorCode,
+  DisconnectCode,
+  ErrorCode,
+  Herald,
+  ServerError,
+  StateError,
+  type ClientState,
+  type HeraldOptions,
+  type Publication,
+} from '../../packages/client/src/index.ts';
+import { DEFAULT_NAMESPACE_OPTIONS } from '../../src/core/namespace.ts';
+import type { HeraldConfig } from '../../src/config/config.ts';
+import { mintToken } from '../../src/auth/tokens.ts';
+import { startTestHerald, waitFor, type TestHerald } from '../helpers/herald.ts';
+import { startRedis, uniquePrefix, type RedisServer } from '../helpers/redis.ts';
+import { TEST_TOKEN_SECRET } from '../helpers/config.ts';
+
+const NAMESPACES: HeraldConfig['namespaces'] = {
+  chat: { ...DEFAULT_NAMESPACE_OPTIONS, clientPublish: true },
+};
+
+const clients: Herald[] = [];
+function newClient(url: string, options: HeraldOptions = {}): Herald {
+  const client = new Herald(url, {
+    websocket: WebSocket,
+    minReconnectDelay: 50,
+    maxReconnectDelay: 200,
+    timeout: 3000,
+    ...options,
+  });
+  clients.push(client);
+  return client;
+}
+const token = (ttlSeconds?: number) =>
+  mintToken(TEST_TOKEN_SECRET, { user: 'alice', ...(ttlSeconds === undefined ? {} : { ttlSeconds }) });
+
+afterEach(() => {
+  for (const client of clients.splice(0)) client.disconnect();
+});
+
+/** Collects a subscription's publications' data. */
+function collect<T>(subscription: {
+  on(event: 'publication', listener: (p: Publication<T>) => void): unknown;
+}) {
+  const received: Publication<T>[] = [];
+  subscription.on('publication', (publication) => received.push(publication));
+  return received;
+}
+
+describe('client SDK on the memory engine', () => {
+  let herald: TestHerald;
+  beforeAll(async () => {
+    herald = await startTestHerald({ namespaces: NAMESPACES });
+  });
+  afterAll(() => herald.close());
+
+  it('connects, subscribes, receives, publishes and reads history, with its state machines in order', async () => {
+    const client = newClient(herald.wsUrl, { getToken: () => token() });
+    const states: string[] = [];
+    client.on('state', ({ oldState, newState }) => states.push(`${oldState}>${newState}`));
+    const subscription = client.newSubscription<{ text: string }>('chat:sdk');
+    const subscriptionStates: string[] = [];
+    subscription.on('state', ({ newState }) => subscriptionStates.push(newState));
+    const received = collect(subscription);
+    subscription.subscribe();
+    client.connect();
+    await subscription.ready();
+    expect(states).toEqual(['disconnected>connecting', 'connecting>connected']);
+    expect(subscriptionStates).toEqual(['subscribing', 'subscribed']);
+    expect(client.clientId).toMatch(/^[0-9a-f-]{36}$/);
+
+    await herald.publish('chat:sdk', { text: 'from the API' });
+    const published = await subscription.publish({ text: 'from the SDK' });
+    expect(published.offset).toBe(2);
+    await waitFor(() => received.length === 2, 3000, 'two publications');
+    expect(received.map((p) => p.data.text)).toEqual(['from the API', 'from the SDK']);
+    expect(received[1]?.info?.user).toBe('alice');
+    expect(subscription.position).toEqual({ offset: 2, epoch: received[0]?.epoch });
+
+    const history = await client.history('chat:sdk', { limit: 1, reverse: true });
+    expect(history.publications.map((p) => p.data)).toEqual([{ text: 'from the SDK' }]);
+
+    subscription.unsubscribe();
+    expect(subscription.state).toBe('unsubscribed');
+    await herald.publish('chat:sdk', { text: 'after unsubscribe' });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(received).toHaveLength(2);
+  });
+
+  it('rejects calls with Error subclasses carrying Herald codes', async () => {
+    const client = newClient(herald.wsUrl, { getToken: () => token() });
+    await expect(client.publish('chat:x', 1)).rejects.toBeInstanceOf(StateError);
+    client.connect();
+    const denied = await client.publish('news:x', 1).catch((err: unknown) => err);
+    expect(denied).toBeInstanceOf(ServerError);
+    expect(denied).toMatchObject({ code: ErrorCode.PERMISSION_DENIED, name: 'ServerError' });
+    const invalid = client.newSubscription('bad channel!');
+    const errors: number[] = [];
+    invalid.on('error', ({ error }) => errors.push(error.code));
+    const ended = new Promise((resolve) => invalid.on('unsubscribed', resolve));
+    invalid.subscribe();
+    expect(await ended).toMatchObject({ code: ErrorCode.INVALID_CHANNEL });
+    expect(errors).toEqual([ErrorCode.INVALID_CHANNEL]);
+    expect(() => client.newSubscription('bad channel!')).toThrow(StateError);
+  });
+
+  it('reports a bad token and stops instead of reconnecting', async () => {
+    const client = newClient(herald.wsUrl, { token: 'not-a-jwt' });
+    const errors: number[] = [];
+    client.on('error', ({ error }) => errors.push(error.code));
+    const disconnected = new Promise<{ code: number }>((resolve) => client.on('disconnected', resolve));
+    client.connect();
+    expect((await disconnected).code).toBe(DisconnectCode.UNAUTHORIZED);
+    expect(errors).toEqual([ErrorCode.UNAUTHORIZED]);
+    expect(client.state).toBe<ClientState>('disconnected');
+  });
+
+  it('refreshes an expiring token over the live connection', async () => {
+    let issued = 0;
+    const client = newClient(herald.wsUrl, {
+      getToken: () => {
+        issued += 1;
+        return token(2);
+      },
+    });
+    let connects = 0;
+    client.on('connected', () => (connects += 1));
+    client.connect();
+    await client.ready();
+    // The first token expires after 2 s and the server tolerates 5 s of clock skew: at 8 s the
+    // connection is alive only if refreshes replaced it.
+    await new Promise((resolve) => setTimeout(resolve, 8000));
+    expect(client.state).toBe('connected');
+    expect(connects).toBe(1);
+    expect(issued).toBeGreaterThanOrEqual(4);
+  }, 15_000);
+
+  it('tells the app when a reconnect cannot recover (the memory engine lost its history)', async () => {
+    const server = await startTestHerald({ namespaces: NAMESPACES });
+    const port = Number(new URL(server.url).port);
+    const client = newClient(server.wsUrl, { getToken: () => token() });
+    const subscription = client.newSubscription('chat:lost');
+    const subscribed: { wasRecovering: boolean; recovered: boolean }[] = [];
+    subscription.on('subscribed', (context) => subscribed.push(context));
+    subscription.subscribe();
+    client.connect();
+    await subscription.ready();
+    await server.publish('chat:lost', 1);
+    await waitFor(() => subscription.position?.offset === 1, 3000, 'the first publication');
+    await server.close();
+    const restarted = await startTestHerald({ namespaces: NAMESPACES, port });
+    try {
+      await waitFor(() => subscribed.length === 2, 5000, 'the resubscribe');
+      expect(subscribed[1]).toMatchObject({ wasRecovering: true, recovered: false });
+      expect(subscription.position?.offset).toBe(0);
+    } finally {
+      client.disconnect();
+      await restarted.close();
+    }
+  });
+});
+
+describe('client SDK on Redis', () => {
+  let redis: RedisServer;
+  beforeAll(async () => {
+    redis = await startRedis();
+  });
+  afterAll(() => redis.stop());
+
+  it('recovers every publication missed while its server restarted: no gap, no duplicate', async () => {
+    const config = { namespaces: NAMESPACES, redisUrl: redis.url, redisPrefix: uniquePrefix() };
+    const first = await startTestHerald(config);
+    const other = await startTestHerald(config);
+    const port = Number(new URL(first.url).port);
+    const client = newClient(first.wsUrl, { getToken: () => token() });
+    const subscription = client.newSubscription<number>('chat:restart');
+    const received = collect(subscription);
+    const reasons: number[] = [];
+    subscription.on('subscribing', ({ code }) => reasons.push(code));
+    const subscribed: { wasRecovering: boolean; recovered: boolean }[] = [];
+    subscription.on('subscribed', (context) => subscribed.push(context));
+    subscription.subscribe();
+    client.connect();
+    await subscription.ready();
+    let next = 1;
+    const publish = async (count: number, through: TestHerald) => {
+      for (const end = next + count; next < end; next++) await through.publish('chat:restart', next);
+    };
+    try {
+      await publish(20, first);
+      await waitFor(() => received.length === 20, 3000, '20 publications');
+      await first.close();
+      await publish(30, other); // while the client is away
+      const restarted = await startTestHerald({ ...config, port });
+      try {
+        await waitFor(() => subscribed.length === 2, 5000, 'the resubscribe');
+        await publish(10, restarted);
+        await waitFor(() => received.length === 60, 5000, '60 publications');
+        expect(received.map((p) => p.data)).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
+        expect(received.map((p) => p.offset)).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
+        expect(subscribed[1]).toMatchObject({ wasRecovering: true, recovered: true });
+        expect(reasons).toEqual([0, DisconnectCode.SHUTDOWN]);
+      } finally {
+        client.disconnect();
+        await restarted.close();
+      }
+    } finally {
+      await other.close();
+    }
+  });
+});
+
+describe('client SDK without a server', () => {
+  it('keeps retrying with backoff while nothing listens, and stops on disconnect()', async () => {
+    const client = newClient('ws://127.0.0.1:1/connection/websocket', { token: 'x' });
+    let failedAttempts = 0;
+    client.on('error', () => (failedAttempts += 1));
+    client.connect();
+    const ready = client.ready(300).catch((err: unknown) => err);
+    expect(await ready).toMatchObject({ code: ClientErrorCode.TIMEOUT });
+    expect(client.state).toBe('connecting');
+    client.disconnect();
+    expect(failedAttempts).toBe(0); // refused connections are retried quietly
+    expect(client.state).toBe('disconnected');
+  });
+});
