@@ -13,6 +13,7 @@ import { MemoryBroker } from './engine/memory/memory-broker.ts';
 import { RedisBroker } from './engine/redis/redis-broker.ts';
 import { HeraldNode } from './node/node.ts';
 import { registerOps } from './ops/routes.ts';
+import { registerSse } from './transports/sse.ts';
 import { WebSocketTransport } from './transports/websocket.ts';
 
 export interface HeraldServer {
@@ -65,6 +66,7 @@ async function listen(config: HeraldConfig, node: HeraldNode, logger: Logger): P
   const app = fastify({ loggerInstance: httpLogger, logController });
   await registerOps(app, { node });
   await registerApi(app, { node, apiKey: config.apiKey });
+  await registerSse(app, { node });
   new WebSocketTransport(node).attach(app.server);
   try {
     await app.listen({ port: config.port, host: config.host, backlog: LISTEN_BACKLOG });

@@ -31,6 +31,7 @@ export const ERRORS = {
   HERALD_ERR_INVALID_API_KEY: { wire: ErrorCode.INVALID_API_KEY, http: 401, temporary: false },
   HERALD_ERR_NOT_FOUND: { wire: ErrorCode.NOT_FOUND, http: 404, temporary: false },
   HERALD_ERR_SHUTTING_DOWN: { wire: ErrorCode.SHUTTING_DOWN, http: 503, temporary: true },
+  HERALD_ERR_UNKNOWN_SESSION: { wire: ErrorCode.UNKNOWN_SESSION, http: 404, temporary: false },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorName = keyof typeof ERRORS;

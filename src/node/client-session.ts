@@ -42,6 +42,11 @@ export interface Transport {
   close(code: number, reason: string): void;
   /** Drops the connection at once. */
   terminate(): void;
+  /**
+   * Whether the client can answer server pings. SSE clients cannot (the stream is one-way): their
+   * dead connections show as failed writes instead.
+   */
+  readonly answersPings: boolean;
 }
 
 /** A live publication held back, with its encoded push, while its subscription is being set up. */
@@ -177,6 +182,19 @@ export class ClientSession implements Flushable, Beating, RunSubscriber {
   }
 
   /**
+   * The stream position of every subscription that keeps history: where the client stands after
+   * everything sent so far (the SSE transport sends it as each event's id). A subscription being set
+   * up reports the position it asked to recover from.
+   */
+  streamPositions(): Map<string, StreamPosition> {
+    const positions = new Map<string, StreamPosition>();
+    for (const [channel, { epoch, lastOffset }] of this.#subscriptions) {
+      if (epoch !== '') positions.set(channel, { offset: lastOffset, epoch });
+    }
+    return positions;
+  }
+
+  /**
    * Whether this connection's stream of `channel` cannot reach `position` without publications the
    * node no longer has: it is on another epoch, behind it, or still being set up (its position not
    * known yet).
@@ -224,7 +242,7 @@ export class ClientSession implements Flushable, Beating, RunSubscriber {
       this.disconnect(DisconnectCode.NO_PONG, 'no pong');
     } else if (now >= this.#nextPingAt) {
       this.#nextPingAt = now + this.#node.config.pingIntervalMs;
-      this.#pongDeadline ??= now + this.#node.config.pongTimeoutMs;
+      if (this.#transport.answersPings) this.#pongDeadline ??= now + this.#node.config.pongTimeoutMs;
       this.#enqueueText('{"ping":{}}');
     }
   }
@@ -366,14 +384,16 @@ export class ClientSession implements Flushable, Beating, RunSubscriber {
             `a connection may hold ${max} subscriptions`,
           );
         }
-        const subscription: Subscription = { lastOffset: 0, epoch: '', pending: [] };
+        const subscription: Subscription = {
+          lastOffset: request.since?.offset ?? 0,
+          epoch: request.since?.epoch ?? '',
+          pending: [],
+        };
         this.#subscriptions.set(request.channel, subscription);
         try {
           const result = await this.#node.subscribeClient(this, request.channel, request.since);
-          if (result.position !== undefined) {
-            subscription.lastOffset = result.position.offset;
-            subscription.epoch = result.position.epoch;
-          }
+          subscription.lastOffset = result.position?.offset ?? 0;
+          subscription.epoch = result.position?.epoch ?? '';
           return { result: encodeSubscribeResult(result), afterReply: () => this.#activate(subscription) };
         } catch (err) {
           if (this.#subscriptions.get(request.channel) === subscription)

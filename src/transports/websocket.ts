@@ -110,6 +110,10 @@ class WebSocketConnection implements Transport {
     return this.#ws.bufferedAmount;
   }
 
+  get answersPings(): boolean {
+    return true;
+  }
+
   close(code: number, reason: string): void {
     this.#ws.close(code, reason);
   }

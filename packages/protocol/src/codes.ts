@@ -43,6 +43,8 @@ export const ErrorCode = {
   NOT_FOUND: 117,
   /** The server is shutting down. Temporary: retry on another node. */
   SHUTTING_DOWN: 118,
+  /** SSE only: no open SSE session with this client id and key on this node. */
+  UNKNOWN_SESSION: 119,
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
