@@ -89,9 +89,22 @@ async function listen(config: HeraldConfig, node: HeraldNode, logger: Logger): P
   };
 }
 
+/**
+ * How long requests still in flight when the node has closed get to finish before their connections
+ * are dropped. Connections that never sent a request (or keep one open, like a half-closed stream)
+ * would otherwise hold the shutdown until Node's request timeout, a minute or more.
+ */
+const SHUTDOWN_GRACE_MS = 1000;
+
 async function shutdown(app: FastifyInstance, node: HeraldNode): Promise<void> {
   await node.close();
-  await app.close();
+  const closed = app.close();
+  const timer = setTimeout(() => app.server.closeAllConnections(), SHUTDOWN_GRACE_MS);
+  try {
+    await closed;
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 function createBroker(config: HeraldConfig, logger: Logger): Broker {

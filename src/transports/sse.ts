@@ -12,7 +12,7 @@
  *
  * The stream is one-way. Commands that need an answer (publish, history, subscribe, unsubscribe,
  * refresh) are POSTed to `/connection/sse/commands` with the session's id and key from the stream's
- * first event (`event: open`); their replies arrive on the stream like any other message.
+ * first event (`event: session`); their replies arrive on the stream like any other message.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
@@ -105,7 +105,7 @@ function openStream(
   const key = randomBytes(18);
   open.set(session.id, { session, key });
   response.write(
-    `retry: ${RETRY_MS}\nevent: open\ndata: ${JSON.stringify({ client: session.id, key: key.toString('base64url') })}\n\n`,
+    `retry: ${RETRY_MS}\nevent: session\ndata: ${JSON.stringify({ client: session.id, key: key.toString('base64url') })}\n\n`,
   );
   response.on('close', () => {
     open.delete(session.id);

@@ -38,7 +38,7 @@ describe('SSE transport', () => {
     expect(stream.status).toBe(200);
     expect(stream.headers.get('content-type')).toMatch(/^text\/event-stream/);
     await waitFor(() => stream.messages().length === 3, 3000, 'connect and subscribe replies');
-    expect(stream.events[0]?.event).toBe('open');
+    expect(stream.events[0]?.event).toBe('session');
     const [connect, subA, subB] = stream.messages();
     expect(connect).toMatchObject({ id: 1, result: { client: expect.any(String) } });
     expect(subA).toMatchObject({ id: 2, result: { recoverable: true, offset: 0 } });
@@ -80,7 +80,7 @@ describe('SSE transport', () => {
 
   it('takes commands POSTed with the session key and answers them on the stream', async () => {
     const stream = await SseStream.open(await streamUrl({ token: await herald.token() }));
-    await waitFor(() => stream.events.length === 2, 3000, 'open and connect');
+    await waitFor(() => stream.events.length === 2, 3000, 'session and connect');
     const { client, key } = JSON.parse(stream.events[0]?.data ?? '{}') as { client: string; key: string };
     const post = (
       body: string,

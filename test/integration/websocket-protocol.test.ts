@@ -453,4 +453,13 @@ describe('review findings', () => {
     expect((await waiting.closed).code).toBe(DisconnectCode.SHUTDOWN);
     expect((await connected.closed).code).toBe(DisconnectCode.SHUTDOWN);
   });
+
+  it('shuts down despite a connection that never sends a request, dropping it', async () => {
+    const closing = await startTestHerald();
+    const silent = netConnect({ host: '127.0.0.1', port: closing.port });
+    await new Promise((resolve) => silent.once('connect', resolve));
+    const dropped = new Promise((resolve) => silent.once('close', resolve));
+    await closing.close();
+    await dropped;
+  });
 });

@@ -30,7 +30,14 @@ import {
   TimeoutError,
 } from './errors.ts';
 import { Subscription, type SubscriptionOptions } from './subscription.ts';
-import { openWebSocket, type Transport, type TransportName, type WebSocketConstructor } from './transport.ts';
+import { openSse, sseUrlOf, type EventSourceConstructor, type FetchFunction } from './sse-transport.ts';
+import {
+  openWebSocket,
+  type Transport,
+  type TransportEvents,
+  type TransportName,
+  type WebSocketConstructor,
+} from './transport.ts';
 
 export type ClientState = 'disconnected' | 'connecting' | 'connected';
 
@@ -44,6 +51,17 @@ export interface HeraldOptions {
   readonly getToken?: () => Promise<string>;
   /** The WebSocket implementation: the global `WebSocket` by default; pass `ws`'s in Node.js 20. */
   readonly websocket?: WebSocketConstructor;
+  /**
+   * Transports to try, in order (default WebSocket, then SSE). Until one of them connects, a failed
+   * attempt moves on to the next at once; the first that connects is kept for every reconnect.
+   */
+  readonly transports?: readonly TransportName[];
+  /** The SSE endpoint (default: derived from `url`, `/connection/websocket` → `/connection/sse`). */
+  readonly sseUrl?: string;
+  /** The EventSource implementation for SSE: the global `EventSource` by default. */
+  readonly eventsource?: EventSourceConstructor;
+  /** The fetch implementation for SSE commands: the global `fetch` by default. */
+  readonly fetch?: FetchFunction;
   /** Reported to the server for its logs. */
   readonly name?: string;
   readonly version?: string;
@@ -101,6 +119,11 @@ export class Herald extends Emitter<ClientEvents> {
   #token: string | undefined;
   /** Whether `connect` went out on the current transport: later commands may follow it. */
   #connectSent = false;
+  readonly #transportNames: readonly TransportName[];
+  /** The transport to try next, while none has connected yet. */
+  #transportIndex = 0;
+  /** The transport that connected first: kept for every reconnect. */
+  #workingTransport: TransportName | undefined;
 
   constructor(url: string, options: HeraldOptions = {}) {
     super();
@@ -108,6 +131,15 @@ export class Herald extends Emitter<ClientEvents> {
     this.#options = options;
     this.#timeoutMs = options.timeout ?? DEFAULTS.timeout;
     this.#token = options.token;
+    this.#transportNames = (options.transports ?? ['websocket', 'sse']).filter((name) =>
+      name === 'websocket'
+        ? (options.websocket ?? globalThis.WebSocket) !== undefined
+        : (options.eventsource ?? globalThis.EventSource) !== undefined &&
+          (options.fetch ?? globalThis.fetch) !== undefined,
+    );
+    if (this.#transportNames.length === 0) {
+      throw new StateError('no transport available: pass `websocket` (or `eventsource`) in the options');
+    }
   }
 
   get state(): ClientState {
@@ -204,16 +236,35 @@ export class Herald extends Emitter<ClientEvents> {
       }
     }
     if (this.#state !== 'connecting' || this.#transport !== undefined) return;
-    const WebSocket = this.#options.websocket ?? (globalThis.WebSocket as unknown as WebSocketConstructor);
-    const transport = openWebSocket(this.url, WebSocket, {
-      open: () => this.#onOpen(transport),
-      frame: (text) => this.#onFrame(transport, text),
-      close: (code, reason) => this.#onClose(transport, code, reason),
-    });
+    const transport = this.#openTransport(
+      this.#workingTransport ?? (this.#transportNames[this.#transportIndex] as TransportName),
+      {
+        open: () => this.#onOpen(transport),
+        frame: (text) => this.#onFrame(transport, text),
+        close: (code, reason) => this.#onClose(transport, code, reason),
+      },
+    );
     this.#transport = transport;
     this.#connectTimer = setTimeout(
       () => transport.close(DisconnectCode.CONNECT_TIMEOUT, 'connect timed out'),
       this.#timeoutMs,
+    );
+  }
+
+  #openTransport(name: TransportName, events: TransportEvents): Transport {
+    const options = this.#options;
+    if (name === 'websocket') {
+      return openWebSocket(
+        this.url,
+        options.websocket ?? (globalThis.WebSocket as unknown as WebSocketConstructor),
+        events,
+      );
+    }
+    return openSse(
+      options.sseUrl ?? sseUrlOf(this.url),
+      options.eventsource ?? (globalThis.EventSource as unknown as EventSourceConstructor),
+      options.fetch ?? (globalThis.fetch.bind(globalThis) as unknown as FetchFunction),
+      events,
     );
   }
 
@@ -244,6 +295,7 @@ export class Herald extends Emitter<ClientEvents> {
     if (transport !== this.#transport) return;
     clearTimeout(this.#connectTimer);
     this.#attempt = 0;
+    this.#workingTransport = transport.name;
     this.#clientId = result.client;
     this.#pingLimitMs = result.ping * 1000 + PING_GRACE_MS;
     this.#watchPings();
@@ -276,6 +328,14 @@ export class Herald extends Emitter<ClientEvents> {
     if (this.#state === 'connected') {
       this.#setState('connecting');
       this.emit('connecting', { code, reason });
+    }
+    // No transport has connected yet: try the next one at once, and back off after a full round.
+    if (this.#workingTransport === undefined) {
+      this.#transportIndex = (this.#transportIndex + 1) % this.#transportNames.length;
+      if (this.#transportIndex !== 0) {
+        void this.#open();
+        return;
+      }
     }
     this.#scheduleReconnect();
   }

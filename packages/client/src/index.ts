@@ -20,6 +20,7 @@ export {
 } from './errors.ts';
 export { backoffDelay, type BackoffOptions } from './backoff.ts';
 export type { TransportName, WebSocketConstructor, WebSocketLike } from './transport.ts';
+export type { EventSourceConstructor, EventSourceLike, FetchFunction } from './sse-transport.ts';
 export {
   DisconnectCode,
   ErrorCode,

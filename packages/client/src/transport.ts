@@ -59,7 +59,8 @@ export function openWebSocket(
   const finish = (code: number, reason: string) => {
     if (closed) return;
     closed = true;
-    socket.onopen = socket.onmessage = socket.onclose = socket.onerror = null;
+    // The error handler stays: `ws` reports closing a socket that is still connecting as an error.
+    socket.onopen = socket.onmessage = socket.onclose = null;
     events.close(code, reason);
   };
   let socket: WebSocketLike;
