@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 import { afterAll, expect, it } from 'vitest';
+import type * as ClientSource from '../../packages/client/src/index.ts';
 
 const dist = fileURLToPath(new URL('../../packages/client/dist/', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'herald-client-types-'));
