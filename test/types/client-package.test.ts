@@ -65,9 +65,7 @@ room.on('message', () => undefined);
 });
 
 it('loads the ESM bundle in Node.js', async () => {
-  const bundle = (await import(
-    `${dist}herald-client.js`
-  )) as typeof import('../../packages/client/src/index.ts');
+  const bundle = (await import(`${dist}herald-client.js`)) as typeof ClientSource;
   expect(typeof bundle.Herald).toBe('function');
   expect(bundle.ErrorCode.PERMISSION_DENIED).toBe(103);
   expect(
