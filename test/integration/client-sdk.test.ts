@@ -124,6 +124,32 @@ describe('client SDK on the memory engine', () => {
     expect(client.state).toBe<ClientState>('disconnected');
   });
 
+  it('retries when getToken fails, reporting each failure, and connects once it works', async () => {
+    let calls = 0;
+    const client = newClient(herald.wsUrl, {
+      getToken: async () => {
+        calls += 1;
+        if (calls <= 2) throw new Error('auth service down');
+        return token();
+      },
+    });
+    const errors: { code: number; during: string }[] = [];
+    client.on('error', ({ error, during }) => errors.push({ code: error.code, during }));
+    client.connect();
+    await client.ready();
+    expect(errors).toEqual([
+      { code: ClientErrorCode.TOKEN_UNAVAILABLE, during: 'connect' },
+      { code: ClientErrorCode.TOKEN_UNAVAILABLE, during: 'connect' },
+    ]);
+  });
+
+  it('stops when its fixed token has expired, since reconnecting could not help', async () => {
+    const client = newClient(herald.wsUrl, { token: await token(-60) });
+    const disconnected = new Promise<{ code: number }>((resolve) => client.on('disconnected', resolve));
+    client.connect();
+    expect((await disconnected).code).toBe(DisconnectCode.TOKEN_EXPIRED);
+  });
+
   it('refreshes an expiring token over the live connection', async () => {
     let issued = 0;
     const client = newClient(herald.wsUrl, {
