@@ -96,6 +96,26 @@ describe('client SDK on the memory engine', () => {
     expect(received).toHaveLength(2);
   });
 
+  it('takes a resubscribe in the same tick as an unsubscribe as a fresh subscription', async () => {
+    const client = newClient(herald.wsUrl, { getToken: () => token() });
+    const subscription = client.newSubscription<number>('chat:again');
+    const received = collect(subscription);
+    const subscribed: unknown[] = [];
+    subscription.on('subscribed', (context) => subscribed.push(context));
+    subscription.subscribe();
+    client.connect();
+    await subscription.ready();
+    subscription.unsubscribe();
+    subscription.subscribe();
+    await subscription.ready();
+    await herald.publish('chat:again', 1);
+    await herald.publish('chat:again', 2);
+    await waitFor(() => received.length === 2, 3000, 'two publications');
+    expect(received.map((p) => p.data)).toEqual([1, 2]);
+    expect(subscribed).toHaveLength(2);
+    expect(client.state).toBe('connected');
+  });
+
   it('rejects calls with Error subclasses carrying Herald codes', async () => {
     const client = newClient(herald.wsUrl, { getToken: () => token() });
     await expect(client.publish('chat:x', 1)).rejects.toBeInstanceOf(StateError);

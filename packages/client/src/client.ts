@@ -548,18 +548,22 @@ export class Herald extends Emitter<ClientEvents> {
   #sendSubscribe(subscription: Subscription<never>, transport: Transport): void {
     const params = subscription.subscribeParams();
     const wasRecovering = params.since !== undefined;
+    const generation = subscription.generation;
     this.#call('subscribe', params).then(
       (result) => {
-        if (transport === this.#transport) subscription.onSubscribed(result, wasRecovering);
+        if (transport === this.#transport) subscription.onSubscribed(result, wasRecovering, generation);
       },
       (error: HeraldError) => {
         // A lost connection resubscribes on the next one; other failures are the subscription's.
         if (transport !== this.#transport || error instanceof ConnectionClosedError) return;
-        subscription.onSubscribeError(error, (attempt) =>
-          backoffDelay(attempt, {
-            minDelayMs: this.#options.minReconnectDelay ?? DEFAULTS.minReconnectDelay,
-            maxDelayMs: this.#options.maxReconnectDelay ?? DEFAULTS.maxReconnectDelay,
-          }),
+        subscription.onSubscribeError(
+          error,
+          (attempt) =>
+            backoffDelay(attempt, {
+              minDelayMs: this.#options.minReconnectDelay ?? DEFAULTS.minReconnectDelay,
+              maxDelayMs: this.#options.maxReconnectDelay ?? DEFAULTS.maxReconnectDelay,
+            }),
+          generation,
         );
       },
     );

@@ -89,6 +89,8 @@ export class Subscription<T = JsonValue> extends Emitter<SubscriptionEvents<T>> 
   #recoverable = false;
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
   #retries = 0;
+  /** Counts subscribe cycles, so that a late reply to an abandoned subscribe is not taken for the current one. */
+  #generation = 0;
 
   /** @internal Created by `Herald.newSubscription`. */
   constructor(host: SubscriptionHost, channel: string, options: SubscriptionOptions = {}) {
@@ -170,9 +172,14 @@ export class Subscription<T = JsonValue> extends Emitter<SubscriptionEvents<T>> 
       : { channel: this.channel };
   }
 
-  /** @internal The server's reply to a subscribe sent with {@link subscribeParams}. */
-  onSubscribed(result: SubscribeResult, wasRecovering: boolean): void {
-    if (this.#state !== 'subscribing') return;
+  /** @internal The current subscribe cycle; pass it back with the reply. */
+  get generation(): number {
+    return this.#generation;
+  }
+
+  /** @internal The server's reply to a subscribe sent with {@link subscribeParams} in cycle `generation`. */
+  onSubscribed(result: SubscribeResult, wasRecovering: boolean, generation: number): void {
+    if (this.#state !== 'subscribing' || generation !== this.#generation) return;
     this.#retries = 0;
     this.#recoverable = result.recoverable;
     for (const publication of result.publications ?? []) this.#deliver(publication);
@@ -190,8 +197,8 @@ export class Subscription<T = JsonValue> extends Emitter<SubscriptionEvents<T>> 
   }
 
   /** @internal A subscribe failed: temporary errors are retried after `retryDelayMs`, others end it. */
-  onSubscribeError(error: HeraldError, retryDelayMs: (attempt: number) => number): void {
-    if (this.#state !== 'subscribing') return;
+  onSubscribeError(error: HeraldError, retryDelayMs: (attempt: number) => number, generation: number): void {
+    if (this.#state !== 'subscribing' || generation !== this.#generation) return;
     this.emit('error', { channel: this.channel, error });
     if (!error.temporary) {
       this.#setState('unsubscribed');
@@ -251,6 +258,7 @@ export class Subscription<T = JsonValue> extends Emitter<SubscriptionEvents<T>> 
   #setState(newState: SubscriptionState): void {
     const oldState = this.#state;
     if (oldState === newState) return;
+    if (newState === 'subscribing') this.#generation += 1;
     this.#state = newState;
     this.emit('state', { oldState, newState });
   }
