@@ -446,9 +446,9 @@ function notes(settings: Settings): string {
       `all-recovered time. Server CPU is the server process's (and Redis's) CPU time from the reconnect ` +
       `until every client had recovered. Medians of ${settings.runs} run(s), each on fresh processes. ` +
       `Herald's clients present a JWT at every connect (verified each time); Socket.IO's connect without ` +
-      `authentication, as in its peer server. Both servers listen with Node's default backlog (511): when more ` +
-      `handshakes wait than that, the kernel drops some, and those clients connect about a second later ` +
-      `(TCP retransmission). **Handshakes dropped** counts them (the kernel's \`ListenOverflows\`, ` +
+      `authentication, as in its peer server. Both servers listen with a backlog of 4,096 (Node's default is 511): ` +
+      `when more handshakes wait than the backlog, the kernel drops some, and those clients connect about a ` +
+      `second later (TCP retransmission). **Handshakes dropped** counts them (the kernel's \`ListenOverflows\`, ` +
       `machine-wide, median of the runs); a run with drops shows a step of ~1 s in its slowest clients.`,
     '',
     'Raw `ws` has no recovery and is not in this comparison. Socket.IO runs with `connectionStateRecovery` ' +
