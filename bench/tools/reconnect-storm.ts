@@ -13,7 +13,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { WebSocket } from 'ws';
-import { Herald } from '../../packages/client/src/index.ts';
+import { Herald, type Subscription } from '../../packages/client/src/index.ts';
 import { mintToken } from '../../src/auth/tokens.ts';
 import { HeraldProcess, tempDir } from '../lib/processes.ts';
 import { freePort } from '../../test/helpers/free-port.ts';
@@ -64,6 +64,7 @@ async function publish(): Promise<void> {
 
 interface Tracked {
   client: Herald;
+  subscription: Subscription<number>;
   received: number[];
   /** Connection attempts so far, the first one included. */
   attempts: () => number;
@@ -91,8 +92,10 @@ for (let i = 0; i < CLIENTS; i++) {
     minReconnectDelay: MIN_DELAY,
     maxReconnectDelay: MAX_DELAY,
   });
+  const subscription = client.newSubscription<number>(CHANNEL);
   const entry: Tracked = {
     client,
+    subscription,
     received: [],
     attempts: () => opened,
     reconnectedAt: undefined,
@@ -102,7 +105,6 @@ for (let i = 0; i < CLIENTS; i++) {
   client.on('state', ({ newState }) => {
     if (newState === 'connected' && killedAt > 0) entry.reconnectedAt = Date.now() - killedAt;
   });
-  const subscription = client.newSubscription<number>(CHANNEL);
   subscription.on('publication', ({ data }) => entry.received.push(data));
   subscription.on('subscribed', ({ wasRecovering, recovered }) => {
     if (!wasRecovering) return;
@@ -113,7 +115,7 @@ for (let i = 0; i < CLIENTS; i++) {
   client.connect();
   tracked.push(entry);
 }
-await Promise.all(tracked.map(({ client }) => client.ready(30_000)));
+await Promise.all(tracked.map(({ subscription }) => subscription.ready(30_000)));
 for (let i = 0; i < 10; i++) await publish();
 await waitUntil(() => tracked.every((t) => t.received.length === 10), 'every client to get 10 publications');
 console.error(`${CLIENTS} clients subscribed; killing node A`);
