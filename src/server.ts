@@ -40,7 +40,14 @@ export async function startHerald(config: HeraldConfig, options: StartOptions = 
     config,
     logger,
     rules,
-    tokens: new TokenVerifier(config.tokenSecret),
+    tokens: new TokenVerifier({
+      secret: config.tokenSecret,
+      ...(config.tokenPublicKey === undefined ? {} : { publicKey: config.tokenPublicKey }),
+      ...(config.tokenJwksUrl === undefined ? {} : { jwksUrl: config.tokenJwksUrl }),
+      ...(config.tokenIssuer === undefined ? {} : { issuer: config.tokenIssuer }),
+      ...(config.tokenAudience === undefined ? {} : { audience: config.tokenAudience }),
+      clockToleranceS: config.tokenClockToleranceMs / 1000,
+    }),
   });
   await node.start();
   try {

@@ -100,7 +100,7 @@ describe('herald token', () => {
     expect(payload.sub).toBe('alice');
     expect(Number(payload.exp) - Number(payload.iat)).toBe(24 * 3600);
     expect(payload['channels']).toBeUndefined();
-    expect((await new TokenVerifier(SECRET).verify(token)).user).toBe('alice');
+    expect((await new TokenVerifier({ secret: SECRET }).verify(token)).user).toBe('alice');
   });
 
   it('adds channels, info and a ttl', async () => {
@@ -119,7 +119,7 @@ describe('herald token', () => {
     expect(payload['channels']).toEqual(['chat:*', 'news']);
     expect(payload['info']).toEqual({ name: 'Bob' });
     expect(Number(payload.exp) - Number(payload.iat)).toBe(3600);
-    const claims = await new TokenVerifier(SECRET).verify(token);
+    const claims = await new TokenVerifier({ secret: SECRET }).verify(token);
     expect(claims.channels?.('chat:room')).toBe(true);
     expect(claims.channels?.('other')).toBe(false);
   });

@@ -21,6 +21,19 @@ export interface HeraldConfig {
   readonly apiKey: string;
   /** HMAC secret that client tokens are signed with (HERALD_TOKEN_SECRET). Generated when unset. */
   readonly tokenSecret: string;
+  /**
+   * A PEM public key verifying tokens signed by the app's own key pair (HERALD_TOKEN_PUBLIC_KEY: the
+   * PEM text or a file path): RSA (RS*, PS*), EC (the ES* of its curve) or Ed25519/Ed448 (EdDSA).
+   */
+  readonly tokenPublicKey?: string;
+  /** A JWKS URL whose keys verify RS*, PS*, ES* and EdDSA tokens by `kid` (HERALD_TOKEN_JWKS_URL). */
+  readonly tokenJwksUrl?: string;
+  /** When set, tokens must carry this `iss` (HERALD_TOKEN_ISSUER). */
+  readonly tokenIssuer?: string;
+  /** When set, tokens' `aud` must be or include this (HERALD_TOKEN_AUDIENCE). */
+  readonly tokenAudience?: string;
+  /** Tolerated clock difference with the token issuer for `exp`, `nbf` and `iat`, ms. Default 5 s. */
+  readonly tokenClockToleranceMs: number;
   /** Which of apiKey / tokenSecret were generated at start (and so must be printed). */
   readonly generated: { readonly apiKey: boolean; readonly tokenSecret: boolean };
   /**

@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -431,5 +432,45 @@ describe('workers', () => {
         `HERALD_WORKERS (environment): auto means ${availableParallelism()} workers on this machine, and more than one worker needs the Redis engine`,
       );
     }
+  });
+});
+
+describe('token keys', () => {
+  const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const pem = publicKey.export({ type: 'spki', format: 'pem' }).toString();
+
+  it('takes a PEM public key inline or from a file, and the token claims to check', () => {
+    writeFileSync(join(cwd, 'key.pem'), pem);
+    const fromFile = load({ env: { HERALD_TOKEN_PUBLIC_KEY: join(cwd, 'key.pem') } });
+    expect(fromFile.tokenPublicKey).toBe(pem);
+    const inline = load({
+      env: {
+        HERALD_TOKEN_PUBLIC_KEY: pem,
+        HERALD_TOKEN_ISSUER: 'https://app.example',
+        HERALD_TOKEN_AUDIENCE: 'herald',
+        HERALD_TOKEN_CLOCK_TOLERANCE: '30s',
+        HERALD_TOKEN_JWKS_URL: 'https://id.example/.well-known/jwks.json',
+      },
+    });
+    expect(inline).toMatchObject({
+      tokenPublicKey: pem.trim(),
+      tokenIssuer: 'https://app.example',
+      tokenAudience: 'herald',
+      tokenClockToleranceMs: 30_000,
+      tokenJwksUrl: 'https://id.example/.well-known/jwks.json',
+    });
+    expect(load().tokenClockToleranceMs).toBe(5_000);
+  });
+
+  it('refuses a key that is not a PEM public key, a missing key file and a JWKS URL that is not http(s)', () => {
+    expect(
+      loadError({ env: { HERALD_TOKEN_PUBLIC_KEY: '-----BEGIN PUBLIC KEY-----\nnope\n' } }).message,
+    ).toMatch(/HERALD_TOKEN_PUBLIC_KEY \(environment\): is not a PEM public key/);
+    expect(loadError({ env: { HERALD_TOKEN_PUBLIC_KEY: join(cwd, 'missing.pem') } }).message).toMatch(
+      /cannot read .*missing\.pem.*ENOENT/,
+    );
+    expect(loadError({ env: { HERALD_TOKEN_JWKS_URL: 'ftp://id.example/jwks' } }).message).toMatch(
+      /HERALD_TOKEN_JWKS_URL \(environment\): must be an http:\/\/ or https:\/\/ URL/,
+    );
   });
 });

@@ -4,7 +4,9 @@
  * schemas, so one rule gives one error message wherever the value came from. Messages complete the
  * sentence "<key> (<source>): …".
  */
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { algorithmsForPublicKey } from '../auth/token-keys.ts';
 import { parseDuration, parseSize } from './units.ts';
 
 /** The longest delay Node's timers accept (2^31 - 1 ms, about 24.8 days); longer ones fire at once. */
@@ -116,6 +118,39 @@ const tokenSecret = z
     error: `must be at least ${MIN_TOKEN_SECRET_BYTES} bytes (HS256 needs a 256-bit key); generate one with: openssl rand -base64 32`,
   });
 
+/**
+ * A PEM public key, inline (starting with -----BEGIN) or the path of a file holding one; read and
+ * checked at start, so a wrong key stops Herald instead of refusing every client.
+ */
+const tokenPublicKey = nonEmptyText.transform((value, ctx) => {
+  let pem = value;
+  if (!value.startsWith('-----BEGIN')) {
+    try {
+      pem = readFileSync(value, 'utf8');
+    } catch (err) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `must be a PEM public key or the path of a file holding one; cannot read ${JSON.stringify(value)} (${(err as NodeJS.ErrnoException).code ?? String(err)})`,
+      });
+      return z.NEVER;
+    }
+  }
+  try {
+    algorithmsForPublicKey(pem);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: `is ${(err as Error).message}` });
+    return z.NEVER;
+  }
+  return pem;
+});
+
+const httpUrl = nonEmptyText.refine(
+  (value) => URL.canParse(value) && /^https?:$/.test(new URL(value).protocol),
+  {
+    error: (issue) => `must be an http:// or https:// URL; got ${JSON.stringify(issue.input)}`,
+  },
+);
+
 const boolean = z.boolean({ error: 'must be true or false' });
 
 /** The options of one namespace; every field is optional and inherits from `namespaceDefaults`. */
@@ -148,6 +183,11 @@ const scalarShape = {
     .optional(),
   apiKey: apiKey.optional(),
   tokenSecret: tokenSecret.optional(),
+  tokenPublicKey: tokenPublicKey.optional(),
+  tokenJwksUrl: httpUrl.optional(),
+  tokenIssuer: nonEmptyText.optional(),
+  tokenAudience: nonEmptyText.optional(),
+  tokenClockTolerance: duration(0, 300_000).optional(),
   allowedOrigins: z.array(origin, { error: 'must be an array of origins' }).optional(),
   maxFrameSize: size(1).optional(),
   maxOutboundBuffer: size(1).optional(),
@@ -192,6 +232,11 @@ export const SCALAR_NAMES: Readonly<Record<ScalarKey, ScalarName>> = {
   redisPrefix: { env: 'HERALD_REDIS_PREFIX', flag: 'redis-prefix', kind: 'text' },
   apiKey: { env: 'HERALD_API_KEY', flag: 'api-key', kind: 'text' },
   tokenSecret: { env: 'HERALD_TOKEN_SECRET', flag: 'token-secret', kind: 'text' },
+  tokenPublicKey: { env: 'HERALD_TOKEN_PUBLIC_KEY', flag: 'token-public-key', kind: 'text' },
+  tokenJwksUrl: { env: 'HERALD_TOKEN_JWKS_URL', flag: 'token-jwks-url', kind: 'text' },
+  tokenIssuer: { env: 'HERALD_TOKEN_ISSUER', flag: 'token-issuer', kind: 'text' },
+  tokenAudience: { env: 'HERALD_TOKEN_AUDIENCE', flag: 'token-audience', kind: 'text' },
+  tokenClockTolerance: { env: 'HERALD_TOKEN_CLOCK_TOLERANCE', flag: 'token-clock-tolerance', kind: 'text' },
   allowedOrigins: { env: 'HERALD_ALLOWED_ORIGINS', flag: 'allowed-origins', kind: 'list' },
   maxFrameSize: { env: 'HERALD_MAX_FRAME_SIZE', flag: 'max-frame-size', kind: 'text' },
   maxOutboundBuffer: { env: 'HERALD_MAX_OUTBOUND_BUFFER', flag: 'max-outbound-buffer', kind: 'text' },

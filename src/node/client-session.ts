@@ -16,7 +16,7 @@ import {
 import { HeraldError, toHeraldError } from '../core/errors.ts';
 import type { Publication, StreamPosition } from '../core/publication.ts';
 import type { Identity } from '../auth/permissions.ts';
-import { CLOCK_TOLERANCE_S, type TokenClaims } from '../auth/tokens.ts';
+import type { TokenClaims } from '../auth/tokens.ts';
 import {
   asParams,
   parseConnect,
@@ -463,7 +463,10 @@ export class ClientSession implements Flushable, Beating, RunSubscriber {
     this.#info = claims.info;
     this.#identity = { anonymous: false, user: claims.user, channels: claims.channels };
     // The same clock-skew tolerance as at connect, so a token accepted there is not dropped at once.
-    this.#expiresAt = claims.expires === undefined ? undefined : (claims.expires + CLOCK_TOLERANCE_S) * 1000;
+    this.#expiresAt =
+      claims.expires === undefined
+        ? undefined
+        : claims.expires * 1000 + this.#node.config.tokenClockToleranceMs;
   }
 
   async #refresh(params: Record<string, unknown>): Promise<{ expires?: number }> {

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect as netConnect } from 'node:net';
 import { once } from 'node:events';
 import WebSocket from 'ws';
-import { SignJWT, UnsecuredJWT } from 'jose';
+import { exportSPKI, generateKeyPair, SignJWT, UnsecuredJWT } from 'jose';
 import { DisconnectCode, ErrorCode, type PublicationFrame } from '@herald/protocol';
 import { DEFAULT_NAMESPACE_OPTIONS } from '../../src/core/namespace.ts';
 import { ProtocolClient, ProtocolError } from '../../src/cli/protocol-client.ts';
@@ -87,6 +87,31 @@ describe('connect', () => {
     const error = await errorOf(client.call('connect', { token: await make() }));
     expect(error.code).toBe(code);
     expect((await client.closed).code).toBe(closeCode);
+  });
+
+  it('accepts tokens the app signs with its own key pair, checking iss, and still refuses forgeries', async () => {
+    const { publicKey, privateKey } = await generateKeyPair('ES256', { extractable: true });
+    const keyed = await startTestHerald({ tokenPublicKey: await exportSPKI(publicKey), tokenIssuer: 'app' });
+    try {
+      const sign = (iss: string) =>
+        new SignJWT({})
+          .setProtectedHeader({ alg: 'ES256' })
+          .setIssuer(iss)
+          .setSubject('carol')
+          .sign(privateKey);
+      const client = await ProtocolClient.open(keyed.wsUrl);
+      await expect(client.call('connect', { token: await sign('app') })).resolves.toMatchObject({
+        client: expect.any(String),
+      });
+      client.close();
+      const wrongIssuer = await ProtocolClient.open(keyed.wsUrl);
+      expect((await errorOf(wrongIssuer.call('connect', { token: await sign('other') }))).code).toBe(
+        ErrorCode.UNAUTHORIZED,
+      );
+      expect((await wrongIssuer.closed).code).toBe(DisconnectCode.UNAUTHORIZED);
+    } finally {
+      await keyed.close();
+    }
   });
 
   it('refuses a connection without a token when a namespace allows no anonymous clients', async () => {

@@ -28,6 +28,11 @@ const FLAG_HELP: Readonly<Record<ScalarKey, readonly [placeholder: string, help:
     'secret',
     'HMAC secret for client tokens, at least 32 bytes (default: generated and printed)',
   ],
+  tokenPublicKey: ['pem', 'PEM public key (or its file) verifying RS*/PS*/ES*/EdDSA client tokens'],
+  tokenJwksUrl: ['url', 'JWKS URL whose keys verify RS*/PS*/ES*/EdDSA client tokens by kid'],
+  tokenIssuer: ['iss', 'client tokens must carry this issuer (iss)'],
+  tokenAudience: ['aud', 'client tokens must carry this audience (aud)'],
+  tokenClockTolerance: ['duration', 'tolerated clock difference for exp/nbf/iat, e.g. 5s (default 5s)'],
   allowedOrigins: [
     'origins',
     'comma-separated browser origins allowed to connect; * = any (default: same origin only)',
