@@ -35,7 +35,9 @@ export function algorithmsForPublicKey(pem: string): string[] {
   try {
     key = createPublicKey(pem);
   } catch (err) {
-    throw new Error(`not a PEM public key (${err instanceof Error ? err.message : String(err)})`);
+    throw new Error(`not a PEM public key (${err instanceof Error ? err.message : String(err)})`, {
+      cause: err,
+    });
   }
   switch (key.asymmetricKeyType) {
     case 'rsa':
