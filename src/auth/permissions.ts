@@ -1,21 +1,32 @@
 /**
- * Who may do what on a channel, from the namespace's options and the client's token.
- * Authenticated clients may subscribe to any channel unless their token's `channels` claim narrows
- * them; anonymous clients only where the namespace allows it; clients publish only where the
- * namespace allows it, and anonymous clients never do.
+ * Who may do what on a channel, from the namespace's options and the client's token. By the
+ * namespace's `subscribe`: any authenticated client (narrowed by its token's `channels` claim when it
+ * has one), only clients whose claim lists the channel, or only clients with a channel token for it;
+ * anonymous clients only where `anonymousSubscribe` allows. Clients publish only where the namespace
+ * allows it (never anonymously), and read history and presence where the namespace allows it, on the
+ * channels they may subscribe to.
  */
 import type { ChannelMatcher } from '../core/pattern.ts';
 import type { NamespaceOptions } from '../core/namespace.ts';
 import { HeraldError } from '../core/errors.ts';
+import type { ChannelGrant } from './tokens.ts';
 
 export type Identity =
   | { readonly anonymous: true }
   | { readonly anonymous: false; readonly user: string; readonly channels: ChannelMatcher | undefined };
 
-/** Throws HERALD_ERR_PERMISSION_DENIED unless `identity` may subscribe to (and read the history of) `channel`. */
-export function checkSubscribe(identity: Identity, options: NamespaceOptions, channel: string): void {
+/**
+ * Throws HERALD_ERR_PERMISSION_DENIED unless `identity` may subscribe to `channel`. In a private
+ * namespace that takes `grant`, a verified channel token, for this user and channel.
+ */
+export function checkSubscribe(
+  identity: Identity,
+  options: NamespaceOptions,
+  channel: string,
+  grant?: ChannelGrant,
+): void {
   if (identity.anonymous) {
-    if (!options.anonymousSubscribe) {
+    if (!options.anonymousSubscribe || options.subscribe !== 'any') {
       throw new HeraldError(
         'HERALD_ERR_PERMISSION_DENIED',
         `anonymous clients may not subscribe to ${channel}`,
@@ -23,18 +34,95 @@ export function checkSubscribe(identity: Identity, options: NamespaceOptions, ch
     }
     return;
   }
-  if (identity.channels !== undefined && !identity.channels(channel)) {
-    throw new HeraldError('HERALD_ERR_PERMISSION_DENIED', `the token does not allow channel ${channel}`);
+  switch (options.subscribe) {
+    case 'any':
+      if (identity.channels !== undefined && !identity.channels(channel)) {
+        throw new HeraldError('HERALD_ERR_PERMISSION_DENIED', `the token does not allow channel ${channel}`);
+      }
+      return;
+    case 'listed':
+      if (identity.channels === undefined || !identity.channels(channel)) {
+        throw new HeraldError(
+          'HERALD_ERR_PERMISSION_DENIED',
+          `${channel} is only for clients whose token's "channels" claim lists it`,
+        );
+      }
+      return;
+    case 'private':
+      if (grant === undefined) {
+        throw new HeraldError(
+          'HERALD_ERR_PERMISSION_DENIED',
+          `${channel} is private: subscribe with a channel token ("token")`,
+        );
+      }
+      if (grant.channel !== channel || grant.user !== identity.user) {
+        throw new HeraldError(
+          'HERALD_ERR_PERMISSION_DENIED',
+          `the channel token is for ${grant.channel} and user ${grant.user}, not ${channel} and ${identity.user}`,
+        );
+      }
   }
 }
 
-/** Throws HERALD_ERR_PERMISSION_DENIED unless `identity` may publish to `channel` from a client connection. */
-export function checkPublish(identity: Identity, options: NamespaceOptions, channel: string): void {
+/**
+ * Throws HERALD_ERR_PERMISSION_DENIED unless `identity` may read the history (or, with `what`, the
+ * presence) of `channel`: the namespace lets clients read it and the client may subscribe — in a
+ * private namespace, the connection must hold a subscription to the channel (made with its token).
+ */
+export function checkRead(
+  identity: Identity,
+  options: NamespaceOptions,
+  channel: string,
+  subscribed: boolean,
+  what: 'history' | 'presence' = 'history',
+): void {
+  const allowed = what === 'history' ? options.clientHistory : options.clientPresence;
+  if (!allowed) {
+    throw new HeraldError('HERALD_ERR_PERMISSION_DENIED', `clients may not read the ${what} of ${channel}`);
+  }
+  if (options.subscribe === 'private' && !identity.anonymous) {
+    if (!subscribed) {
+      throw new HeraldError(
+        'HERALD_ERR_PERMISSION_DENIED',
+        `${channel} is private: subscribe with a channel token before reading its ${what}`,
+      );
+    }
+    return;
+  }
+  if (options.subscribe === 'private') {
+    throw new HeraldError(
+      'HERALD_ERR_PERMISSION_DENIED',
+      `clients may not publish to private channel ${channel}`,
+    );
+  }
+  checkSubscribe(identity, options, channel);
+}
+
+/**
+ * Throws HERALD_ERR_PERMISSION_DENIED unless `identity` may publish to `channel` from a client
+ * connection: the namespace allows client publishing, the client is authenticated and may subscribe
+ * to the channel — in a private namespace, holds a subscription to it.
+ */
+export function checkPublish(
+  identity: Identity,
+  options: NamespaceOptions,
+  channel: string,
+  subscribed: boolean,
+): void {
   if (!options.clientPublish) {
     throw new HeraldError('HERALD_ERR_PERMISSION_DENIED', `clients may not publish to ${channel}`);
   }
   if (identity.anonymous) {
     throw new HeraldError('HERALD_ERR_PERMISSION_DENIED', 'anonymous clients may not publish');
+  }
+  if (options.subscribe === 'private') {
+    if (!subscribed) {
+      throw new HeraldError(
+        'HERALD_ERR_PERMISSION_DENIED',
+        `${channel} is private: subscribe with a channel token before publishing to it`,
+      );
+    }
+    return;
   }
   checkSubscribe(identity, options, channel);
 }

@@ -22,6 +22,13 @@ export interface TokenClaims {
   readonly info: JsonValue | undefined;
 }
 
+/** What a verified channel token grants: `user` may subscribe to `channel`. */
+export interface ChannelGrant {
+  readonly user: string;
+  readonly channel: string;
+  readonly expires: number | undefined;
+}
+
 /** Default tolerated clock difference between the token issuer and this node, seconds. */
 export const CLOCK_TOLERANCE_S = 5;
 
@@ -96,23 +103,42 @@ export class TokenVerifier {
     this.#allowed = allowed.join(', ');
   }
 
-  /** Verifies a token; rejects with HERALD_ERR_UNAUTHORIZED or HERALD_ERR_TOKEN_EXPIRED. */
+  /** Verifies a connection token; rejects with HERALD_ERR_UNAUTHORIZED or HERALD_ERR_TOKEN_EXPIRED. */
   async verify(token: string): Promise<TokenClaims> {
-    const algorithm = headerAlgorithm(token);
-    let payload: Record<string, unknown>;
-    if ((HMAC_ALGORITHMS as readonly string[]).includes(algorithm)) {
-      payload = verifySync(this.#hmac, token);
-    } else if (this.#publicKey?.algorithms.includes(algorithm)) {
-      payload = verifySync(this.#publicKey.verify, token);
-    } else if (this.#jwks !== undefined && (ASYMMETRIC_ALGORITHMS as readonly string[]).includes(algorithm)) {
-      payload = await this.#verifyWithJwks(this.#jwks, token);
-    } else {
-      throw new HeraldError(
-        'HERALD_ERR_UNAUTHORIZED',
-        `invalid token: algorithm ${JSON.stringify(algorithm)} not allowed (allowed: ${this.#allowed})`,
-      );
+    const payload = await this.#payload(token);
+    if (payload['channel'] !== undefined) {
+      throw new HeraldError('HERALD_ERR_UNAUTHORIZED', 'invalid token: a channel token cannot connect');
     }
     return claimsOf(payload);
+  }
+
+  /**
+   * Verifies a channel token (for a private channel): signed like connection tokens, for one user
+   * (`sub`) and one channel (`channel`). Rejects with HERALD_ERR_UNAUTHORIZED or HERALD_ERR_TOKEN_EXPIRED.
+   */
+  async verifyChannel(token: string): Promise<ChannelGrant> {
+    const payload = await this.#payload(token);
+    const { sub, channel, exp } = payload;
+    if (typeof sub !== 'string' || sub.length === 0 || typeof channel !== 'string' || channel.length === 0) {
+      throw new HeraldError(
+        'HERALD_ERR_UNAUTHORIZED',
+        'invalid channel token: "sub" and "channel" must be non-empty strings',
+      );
+    }
+    return { user: sub, channel, expires: typeof exp === 'number' ? exp : undefined };
+  }
+
+  async #payload(token: string): Promise<Record<string, unknown>> {
+    const algorithm = headerAlgorithm(token);
+    if ((HMAC_ALGORITHMS as readonly string[]).includes(algorithm)) return verifySync(this.#hmac, token);
+    if (this.#publicKey?.algorithms.includes(algorithm)) return verifySync(this.#publicKey.verify, token);
+    if (this.#jwks !== undefined && (ASYMMETRIC_ALGORITHMS as readonly string[]).includes(algorithm)) {
+      return this.#verifyWithJwks(this.#jwks, token);
+    }
+    throw new HeraldError(
+      'HERALD_ERR_UNAUTHORIZED',
+      `invalid token: algorithm ${JSON.stringify(algorithm)} not allowed (allowed: ${this.#allowed})`,
+    );
   }
 
   async #verifyWithJwks(jwks: ReturnType<typeof createRemoteJWKSet>, token: string): Promise<JWTPayload> {
@@ -224,6 +250,8 @@ function describeJoseError(err: InstanceType<typeof joseErrors.JOSEError>): stri
 
 export interface MintOptions {
   readonly user: string;
+  /** Makes a channel token, for subscribing `user` to this private channel. */
+  readonly channel?: string;
   /** Lifetime in seconds; undefined mints a token without `exp`. */
   readonly ttlSeconds?: number;
   readonly channels?: readonly string[];
@@ -233,6 +261,7 @@ export interface MintOptions {
 /** Signs a client token (used by `herald token`, the start banner and tests). */
 export async function mintToken(secret: string, options: MintOptions): Promise<string> {
   const claims: Record<string, unknown> = { sub: options.user };
+  if (options.channel !== undefined) claims['channel'] = options.channel;
   if (options.ttlSeconds !== undefined) claims['exp'] = Math.floor(Date.now() / 1000) + options.ttlSeconds;
   if (options.channels !== undefined) claims['channels'] = options.channels;
   if (options.info !== undefined) claims['info'] = options.info;

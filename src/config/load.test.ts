@@ -299,6 +299,7 @@ describe('namespaces', () => {
       clientPublish: true,
     });
     expect(config.namespaces['feed']).toEqual({
+      ...DEFAULT_NAMESPACE_OPTIONS,
       historySize: 0,
       historyTtlMs: 3_600_000,
       clientPublish: false,
@@ -472,5 +473,24 @@ describe('token keys', () => {
     expect(loadError({ env: { HERALD_TOKEN_JWKS_URL: 'ftp://id.example/jwks' } }).message).toMatch(
       /HERALD_TOKEN_JWKS_URL \(environment\): must be an http:\/\/ or https:\/\/ URL/,
     );
+  });
+});
+
+describe('namespace access', () => {
+  it('reads subscribe, clientHistory and clientPresence, and refuses anonymous clients outside "any"', () => {
+    writeConfig({
+      namespaces: { vip: { subscribe: 'private', clientHistory: false, clientPresence: false } },
+    });
+    expect(load().namespaces['vip']).toMatchObject({
+      subscribe: 'private',
+      clientHistory: false,
+      clientPresence: false,
+    });
+    writeConfig({ namespaces: { vip: { subscribe: 'listed', anonymousSubscribe: true } } });
+    expect(loadError().message).toMatch(
+      /namespaces\.vip\.anonymousSubscribe \(.*herald\.config\.json\): anonymous clients cannot subscribe where subscribe is "listed"/,
+    );
+    writeConfig({ namespaces: { vip: { subscribe: 'secret' } } });
+    expect(loadError().message).toMatch(/namespaces\.vip\.subscribe .*must be one of any, listed, private/);
   });
 });

@@ -55,7 +55,28 @@ export function loadConfig(input: LoadConfigInput): HeraldConfig {
   checkCombinations(origins);
   const config = buildConfig(values, file);
   checkWorkers(config, values, origins);
+  checkNamespaces(config, file?.source ?? 'defaults');
   return config;
+}
+
+/** Anonymous clients have no user and no token: they can only be let into `subscribe: "any"` namespaces. */
+function checkNamespaces(config: HeraldConfig, source: string): void {
+  const all: [string, NamespaceOptions][] = [
+    ['namespaceDefaults', config.namespaceDefaults],
+    ...Object.entries(config.namespaces).map(([name, options]): [string, NamespaceOptions] => [
+      `namespaces.${name}`,
+      options,
+    ]),
+  ];
+  for (const [key, options] of all) {
+    if (options.anonymousSubscribe && options.subscribe !== 'any') {
+      throw new ConfigError(
+        `${key}.anonymousSubscribe`,
+        source,
+        `anonymous clients cannot subscribe where subscribe is "${options.subscribe}" (they have no token to check); set one or the other`,
+      );
+    }
+  }
 }
 
 /** Copies the keys `layer` sets over those of earlier (lower-precedence) layers. */
@@ -144,6 +165,9 @@ function applyNamespace(base: NamespaceOptions, patch: NamespaceInput): Namespac
     historyTtlMs: patch.historyTtl ?? base.historyTtlMs,
     clientPublish: patch.clientPublish ?? base.clientPublish,
     anonymousSubscribe: patch.anonymousSubscribe ?? base.anonymousSubscribe,
+    subscribe: patch.subscribe ?? base.subscribe,
+    clientHistory: patch.clientHistory ?? base.clientHistory,
+    clientPresence: patch.clientPresence ?? base.clientPresence,
   };
 }
 

@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { algorithmsForPublicKey } from '../auth/token-keys.ts';
+import { SUBSCRIBE_ACCESS } from '../core/namespace.ts';
 import { parseDuration, parseSize } from './units.ts';
 
 /** The longest delay Node's timers accept (2^31 - 1 ms, about 24.8 days); longer ones fire at once. */
@@ -160,6 +161,11 @@ export const namespaceInputSchema = z.strictObject(
     historyTtl: duration(1).optional(),
     clientPublish: boolean.optional(),
     anonymousSubscribe: boolean.optional(),
+    subscribe: z
+      .enum(SUBSCRIBE_ACCESS, { error: `must be one of ${SUBSCRIBE_ACCESS.join(', ')}` })
+      .optional(),
+    clientHistory: boolean.optional(),
+    clientPresence: boolean.optional(),
   },
   { error: 'must be an object' },
 );

@@ -4,6 +4,15 @@
  */
 import { namespaceOf } from './channel.ts';
 
+/**
+ * Who may subscribe to a namespace's channels (besides anonymous clients, see `anonymousSubscribe`):
+ * - `any`: any authenticated client, narrowed by its token's `channels` claim when it has one;
+ * - `listed`: only clients whose token's `channels` claim lists the channel or a matching pattern;
+ * - `private`: only with a channel token the app back end signed for the user and the channel.
+ */
+export type SubscribeAccess = 'any' | 'listed' | 'private';
+export const SUBSCRIBE_ACCESS: readonly SubscribeAccess[] = ['any', 'listed', 'private'];
+
 export interface NamespaceOptions {
   /** Publications kept per channel for history and recovery; 0 keeps no history. Default 100. */
   readonly historySize: number;
@@ -11,8 +20,14 @@ export interface NamespaceOptions {
   readonly historyTtlMs: number;
   /** Whether connected clients may publish (the server API always may). Default false. */
   readonly clientPublish: boolean;
-  /** Whether clients without a token may subscribe. Default false. */
+  /** Whether clients without a token may subscribe (only with `subscribe: "any"`). Default false. */
   readonly anonymousSubscribe: boolean;
+  /** Who may subscribe. Default `any`. */
+  readonly subscribe: SubscribeAccess;
+  /** Whether clients may read history (those that may subscribe). The server API always may. Default true. */
+  readonly clientHistory: boolean;
+  /** Whether clients may read presence (those that may subscribe). The server API always may. Default true. */
+  readonly clientPresence: boolean;
 }
 
 export const DEFAULT_NAMESPACE_OPTIONS: NamespaceOptions = {
@@ -20,6 +35,9 @@ export const DEFAULT_NAMESPACE_OPTIONS: NamespaceOptions = {
   historyTtlMs: 10 * 60_000,
   clientPublish: false,
   anonymousSubscribe: false,
+  subscribe: 'any',
+  clientHistory: true,
+  clientPresence: true,
 };
 
 /** Resolves channel names to their namespace's options. */
@@ -38,8 +56,10 @@ export class NamespaceRules {
 
   /** Whether any channel at all may be subscribed anonymously (if not, anonymous connects are refused). */
   get anyAnonymous(): boolean {
-    if (this.#defaults.anonymousSubscribe) return true;
-    for (const options of this.#namespaces.values()) if (options.anonymousSubscribe) return true;
+    const anonymous = (options: NamespaceOptions) =>
+      options.anonymousSubscribe && options.subscribe === 'any';
+    if (anonymous(this.#defaults)) return true;
+    for (const options of this.#namespaces.values()) if (anonymous(options)) return true;
     return false;
   }
 }

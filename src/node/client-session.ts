@@ -391,7 +391,12 @@ export class ClientSession implements Flushable, Beating, RunSubscriber {
         };
         this.#subscriptions.set(request.channel, subscription);
         try {
-          const result = await this.#node.subscribeClient(this, request.channel, request.since);
+          const result = await this.#node.subscribeClient(
+            this,
+            request.channel,
+            request.since,
+            request.token,
+          );
           subscription.lastOffset = result.position?.offset ?? 0;
           subscription.epoch = result.position?.epoch ?? '';
           return { result: encodeSubscribeResult(result), afterReply: () => this.#activate(subscription) };
@@ -419,13 +424,19 @@ export class ClientSession implements Flushable, Beating, RunSubscriber {
           request.channel,
           request.dataJson,
           info,
+          this.#isSubscribed(request.channel),
         );
         return { result: JSON.stringify(published) };
       }
-      case 'history':
-        return {
-          result: encodeHistoryResult(await this.#node.clientHistory(this.#identity, parseHistory(params))),
-        };
+      case 'history': {
+        const request = parseHistory(params);
+        const history = await this.#node.clientHistory(
+          this.#identity,
+          request,
+          this.#isSubscribed(request.channel),
+        );
+        return { result: encodeHistoryResult(history) };
+      }
       case 'refresh':
         return { result: JSON.stringify(await this.#refresh(params)) };
     }
@@ -477,6 +488,12 @@ export class ClientSession implements Flushable, Beating, RunSubscriber {
     }
     this.#applyClaims(claims);
     return claims.expires === undefined ? {} : { expires: claims.expires };
+  }
+
+  /** Whether the connection holds a subscription to `channel` (set up, not only asked for). */
+  #isSubscribed(channel: string): boolean {
+    const subscription = this.#subscriptions.get(channel);
+    return subscription !== undefined && subscription.pending === undefined;
   }
 
   /** A failed connect ends the connection: the client must fix its credentials first. */

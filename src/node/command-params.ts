@@ -84,7 +84,12 @@ export function parseConnect(params: Params): ConnectRequest {
 export function parseSubscribe(params: Params): SubscribeRequest {
   const channel = channelOf(params);
   const since = optionalPosition(params, 'since');
-  return since === undefined ? { channel } : { channel, since };
+  const token = optionalString(params, 'token', TOKEN_MAX);
+  return {
+    channel,
+    ...(since === undefined ? {} : { since }),
+    ...(token === undefined ? {} : { token }),
+  };
 }
 
 export function parseUnsubscribe(params: Params): UnsubscribeRequest {

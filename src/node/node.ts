@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { DisconnectCode, type HistoryRequest } from '@herald/protocol';
-import { checkPublish, checkSubscribe, type Identity } from '../auth/permissions.ts';
+import { checkPublish, checkRead, checkSubscribe, type Identity } from '../auth/permissions.ts';
 import type { TokenClaims, TokenVerifier } from '../auth/tokens.ts';
 import { assertChannel } from '../core/channel.ts';
 import { HeraldError } from '../core/errors.ts';
@@ -280,9 +280,15 @@ export class HeraldNode {
     session: ClientSession,
     channel: string,
     since: StreamPosition | undefined,
+    channelToken?: string,
   ): Promise<SubscribeOutcome> {
     const options = this.#rules.forChannel(channel);
-    checkSubscribe(session.identity, options, channel);
+    // Only private namespaces look at a channel token; elsewhere one is ignored.
+    const grant =
+      options.subscribe === 'private' && channelToken !== undefined
+        ? await this.#tokens.verifyChannel(channelToken)
+        : undefined;
+    checkSubscribe(session.identity, options, channel, grant);
     this.hub.subscribe(channel, session);
     await this.#engineSubscriptions.sync(channel);
     const policy = historyPolicy(options);
@@ -318,13 +324,18 @@ export class HeraldNode {
     channel: string,
     data: string,
     info: ClientInfo,
+    subscribed: boolean,
   ): Promise<PublishOutcome> {
-    checkPublish(identity, this.#rules.forChannel(channel), channel);
+    checkPublish(identity, this.#rules.forChannel(channel), channel, subscribed);
     return this.publish(channel, data, { info });
   }
 
-  async clientHistory(identity: Identity, request: HistoryRequest): Promise<HistoryOutcome> {
-    checkSubscribe(identity, this.#rules.forChannel(request.channel), request.channel);
+  async clientHistory(
+    identity: Identity,
+    request: HistoryRequest,
+    subscribed: boolean,
+  ): Promise<HistoryOutcome> {
+    checkRead(identity, this.#rules.forChannel(request.channel), request.channel, subscribed);
     const result = await this.history(request.channel, {
       ...(request.since === undefined ? {} : { since: request.since }),
       ...(request.limit === undefined ? {} : { limit: request.limit }),

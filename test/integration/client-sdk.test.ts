@@ -26,6 +26,7 @@ import { TEST_TOKEN_SECRET } from '../helpers/config.ts';
 
 const NAMESPACES: HeraldConfig['namespaces'] = {
   chat: { ...DEFAULT_NAMESPACE_OPTIONS, clientPublish: true },
+  dm: { ...DEFAULT_NAMESPACE_OPTIONS, subscribe: 'private' },
 };
 
 const clients: Herald[] = [];
@@ -114,6 +115,28 @@ describe('client SDK on the memory engine', () => {
     expect(received.map((p) => p.data)).toEqual([1, 2]);
     expect(subscribed).toHaveLength(2);
     expect(client.state).toBe('connected');
+  });
+
+  it('subscribes to a private channel with a channel token from getToken, and reports a refusal', async () => {
+    const client = newClient(herald.wsUrl, { getToken: () => token() });
+    const asked: string[] = [];
+    const allowed = client.newSubscription<string>('dm:alice-bob', {
+      getToken: ({ channel }) => {
+        asked.push(channel);
+        return mintToken(TEST_TOKEN_SECRET, { user: 'alice', channel });
+      },
+    });
+    const received = collect(allowed);
+    allowed.subscribe();
+    const refused = client.newSubscription('dm:carol-dave');
+    const ended = new Promise<{ code: number }>((resolve) => refused.on('unsubscribed', resolve));
+    refused.subscribe();
+    client.connect();
+    await allowed.ready();
+    expect(asked).toEqual(['dm:alice-bob']);
+    await herald.publish('dm:alice-bob', 'psst');
+    await waitFor(() => received.length === 1, 3000, 'the private publication');
+    expect((await ended).code).toBe(ErrorCode.PERMISSION_DENIED);
   });
 
   it('rejects calls with Error subclasses carrying Herald codes', async () => {

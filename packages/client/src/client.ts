@@ -546,27 +546,38 @@ export class Herald extends Emitter<ClientEvents> {
   };
 
   #sendSubscribe(subscription: Subscription<never>, transport: Transport): void {
-    const params = subscription.subscribeParams();
-    const wasRecovering = params.since !== undefined;
     const generation = subscription.generation;
-    this.#call('subscribe', params).then(
-      (result) => {
-        if (transport === this.#transport) subscription.onSubscribed(result, wasRecovering, generation);
-      },
-      (error: HeraldError) => {
-        // A lost connection resubscribes on the next one; other failures are the subscription's.
-        if (transport !== this.#transport || error instanceof ConnectionClosedError) return;
-        subscription.onSubscribeError(
-          error,
-          (attempt) =>
-            backoffDelay(attempt, {
-              minDelayMs: this.#options.minReconnectDelay ?? DEFAULTS.minReconnectDelay,
-              maxDelayMs: this.#options.maxReconnectDelay ?? DEFAULTS.maxReconnectDelay,
-            }),
-          generation,
-        );
-      },
-    );
+    const retryDelay = (attempt: number) =>
+      backoffDelay(attempt, {
+        minDelayMs: this.#options.minReconnectDelay ?? DEFAULTS.minReconnectDelay,
+        maxDelayMs: this.#options.maxReconnectDelay ?? DEFAULTS.maxReconnectDelay,
+      });
+    const send = (token: string | undefined) => {
+      if (transport !== this.#transport || generation !== subscription.generation) return;
+      const params = { ...subscription.subscribeParams(), ...(token === undefined ? {} : { token }) };
+      const wasRecovering = params.since !== undefined;
+      this.#call('subscribe', params).then(
+        (result) => {
+          if (transport === this.#transport) subscription.onSubscribed(result, wasRecovering, generation);
+        },
+        (error: HeraldError) => {
+          // A lost connection resubscribes on the next one; other failures are the subscription's.
+          if (transport !== this.#transport || error instanceof ConnectionClosedError) return;
+          subscription.onSubscribeError(error, retryDelay, generation);
+        },
+      );
+    };
+    const token = subscription.channelToken();
+    if (typeof token !== 'object') {
+      send(token);
+      return;
+    }
+    token.then(send, (err: unknown) => {
+      const error = new HeraldError(ClientErrorCode.TOKEN_UNAVAILABLE, 'getToken failed', true, {
+        cause: err,
+      });
+      subscription.onSubscribeError(error, retryDelay, generation);
+    });
   }
 
   /** The one place the state changes. */

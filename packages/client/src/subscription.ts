@@ -75,6 +75,10 @@ export interface SubscriptionOptions {
    * after it (for example a position the app saved before a page reload).
    */
   readonly since?: StreamPosition;
+  /** A channel token, for channels in private namespaces. Use `getToken` for tokens that expire. */
+  readonly token?: string;
+  /** Called for a channel token before every subscribe (and resubscribe) of a private channel. */
+  readonly getToken?: (context: { readonly channel: string }) => Promise<string>;
 }
 
 /** Reasons with code 0: changes the app asked for. */
@@ -91,12 +95,16 @@ export class Subscription<T = JsonValue> extends Emitter<SubscriptionEvents<T>> 
   #retries = 0;
   /** Counts subscribe cycles, so that a late reply to an abandoned subscribe is not taken for the current one. */
   #generation = 0;
+  readonly #token: string | undefined;
+  readonly #getToken: SubscriptionOptions['getToken'];
 
   /** @internal Created by `Herald.newSubscription`. */
   constructor(host: SubscriptionHost, channel: string, options: SubscriptionOptions = {}) {
     super();
     this.#host = host;
     this.channel = channel;
+    this.#token = options.token;
+    this.#getToken = options.getToken;
     if (options.since !== undefined) {
       this.#position = { ...options.since };
       this.#recoverable = true;
@@ -166,10 +174,15 @@ export class Subscription<T = JsonValue> extends Emitter<SubscriptionEvents<T>> 
   // ---- Driven by the client ----
 
   /** @internal The subscribe command to send now: with `since` when the position is known. */
-  subscribeParams(): { channel: string; since?: StreamPosition } {
+  subscribeParams(): { channel: string; since?: StreamPosition; token?: string } {
     return this.#recoverable && this.#position !== undefined
       ? { channel: this.channel, since: { ...this.#position } }
       : { channel: this.channel };
+  }
+
+  /** @internal The channel token for the next subscribe, if the subscription has one. */
+  channelToken(): string | Promise<string> | undefined {
+    return this.#getToken === undefined ? this.#token : this.#getToken({ channel: this.channel });
   }
 
   /** @internal The current subscribe cycle; pass it back with the reply. */

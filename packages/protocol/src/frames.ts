@@ -56,6 +56,8 @@ export interface SubscribeRequest {
   channel: string;
   /** The last position the client saw; present to recover what it missed. */
   since?: StreamPosition;
+  /** A channel token (a JWT for this user and channel), required by private namespaces. */
+  token?: string;
 }
 export interface SubscribeResult {
   /** Whether the channel keeps history, so this subscription can be recovered later. */

@@ -1,0 +1,142 @@
+/**
+ * Channel permissions per namespace over real WebSocket connections: who may subscribe (any client,
+ * only clients whose token lists the channel, only with a channel token), who may read history and
+ * publish, and every refusal with its code.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ErrorCode } from '@herald/protocol';
+import { DEFAULT_NAMESPACE_OPTIONS, type NamespaceOptions } from '../../src/core/namespace.ts';
+import { ProtocolError } from '../../src/cli/protocol-client.ts';
+import { startTestHerald, type TestHerald } from '../helpers/herald.ts';
+
+const namespace = (options: Partial<NamespaceOptions>): NamespaceOptions => ({
+  ...DEFAULT_NAMESPACE_OPTIONS,
+  ...options,
+});
+
+let herald: TestHerald;
+beforeAll(async () => {
+  herald = await startTestHerald({
+    namespaces: {
+      open: namespace({ clientPublish: true }),
+      listed: namespace({ subscribe: 'listed' }),
+      priv: namespace({ subscribe: 'private', clientPublish: true }),
+      sealed: namespace({ clientHistory: false }),
+      lobby: namespace({ anonymousSubscribe: true }),
+    },
+  });
+});
+afterAll(() => herald.close());
+
+async function codeOf(promise: Promise<unknown>): Promise<number> {
+  try {
+    await promise;
+  } catch (err) {
+    if (err instanceof ProtocolError) return err.code;
+    throw err;
+  }
+  throw new Error('expected an error reply');
+}
+
+describe('subscribe: "any" (the default)', () => {
+  it("lets any authenticated client in, narrowed by its token's channels claim", async () => {
+    const plain = await herald.client();
+    await expect(plain.call('subscribe', { channel: 'open:a' })).resolves.toMatchObject({
+      recoverable: true,
+    });
+    const narrowed = await herald.client({ token: await herald.token({ channels: ['open:b*'] }) });
+    await expect(narrowed.call('subscribe', { channel: 'open:b1' })).resolves.toBeDefined();
+    expect(await codeOf(narrowed.call('subscribe', { channel: 'open:a' }))).toBe(ErrorCode.PERMISSION_DENIED);
+    plain.close();
+    narrowed.close();
+  });
+});
+
+describe('subscribe: "listed"', () => {
+  it("admits only clients whose token's channels claim lists the channel", async () => {
+    const unlisted = await herald.client();
+    expect(await codeOf(unlisted.call('subscribe', { channel: 'listed:x' }))).toBe(
+      ErrorCode.PERMISSION_DENIED,
+    );
+    const listed = await herald.client({ token: await herald.token({ channels: ['listed:*'] }) });
+    await expect(listed.call('subscribe', { channel: 'listed:x' })).resolves.toBeDefined();
+    unlisted.close();
+    listed.close();
+  });
+});
+
+describe('subscribe: "private"', () => {
+  it('admits a client with a channel token for its user and the channel', async () => {
+    const client = await herald.client();
+    const token = await herald.token({ channel: 'priv:room-1' });
+    await expect(client.call('subscribe', { channel: 'priv:room-1', token })).resolves.toMatchObject({
+      recoverable: true,
+    });
+    await expect(client.call('publish', { channel: 'priv:room-1', data: 'hi' })).resolves.toBeDefined();
+    await expect(client.call('history', { channel: 'priv:room-1' })).resolves.toMatchObject({
+      publications: [{ data: 'hi' }],
+    });
+    client.close();
+  });
+
+  it('refuses a missing, foreign, expired or forged channel token, each with its code', async () => {
+    const client = await herald.client();
+    const subscribe = (token?: string) =>
+      codeOf(client.call('subscribe', { channel: 'priv:room-2', ...(token === undefined ? {} : { token }) }));
+    expect(await subscribe()).toBe(ErrorCode.PERMISSION_DENIED);
+    expect(await subscribe(await herald.token({ user: 'mallory', channel: 'priv:room-2' }))).toBe(
+      ErrorCode.PERMISSION_DENIED,
+    );
+    expect(await subscribe(await herald.token({ channel: 'priv:room-3' }))).toBe(ErrorCode.PERMISSION_DENIED);
+    expect(await subscribe(await herald.token({ channel: 'priv:room-2', ttlSeconds: -60 }))).toBe(
+      ErrorCode.TOKEN_EXPIRED,
+    );
+    expect(await subscribe('not-a-jwt')).toBe(ErrorCode.UNAUTHORIZED);
+    // A connection token is not a channel token.
+    expect(await subscribe(await herald.token())).toBe(ErrorCode.UNAUTHORIZED);
+    // Without a subscription, neither history nor publishing.
+    expect(await codeOf(client.call('history', { channel: 'priv:room-2' }))).toBe(
+      ErrorCode.PERMISSION_DENIED,
+    );
+    expect(await codeOf(client.call('publish', { channel: 'priv:room-2', data: 1 }))).toBe(
+      ErrorCode.PERMISSION_DENIED,
+    );
+    client.close();
+  });
+
+  it('refuses a channel token presented to connect', async () => {
+    const client = await herald.client({ token: null });
+    const token = await herald.token({ channel: 'priv:room-1' });
+    expect(await codeOf(client.call('connect', { token }))).toBe(ErrorCode.UNAUTHORIZED);
+  });
+});
+
+describe('clientHistory: false', () => {
+  it('refuses history to clients but still recovers their subscriptions', async () => {
+    const first = await herald.publish('sealed:news', 1);
+    await herald.publish('sealed:news', 2);
+    const client = await herald.client();
+    expect(await codeOf(client.call('history', { channel: 'sealed:news' }))).toBe(
+      ErrorCode.PERMISSION_DENIED,
+    );
+    const since = { offset: first.offset ?? 0, epoch: first.epoch ?? '' };
+    await expect(client.call('subscribe', { channel: 'sealed:news', since })).resolves.toMatchObject({
+      recovered: true,
+      publications: [{ data: 2 }],
+    });
+    client.close();
+  });
+});
+
+describe('anonymous clients', () => {
+  it('subscribe only where anonymousSubscribe allows, and never publish', async () => {
+    const client = await herald.client({ token: null });
+    await client.call('connect', {});
+    await expect(client.call('subscribe', { channel: 'lobby:hall' })).resolves.toBeDefined();
+    expect(await codeOf(client.call('subscribe', { channel: 'open:a' }))).toBe(ErrorCode.PERMISSION_DENIED);
+    expect(await codeOf(client.call('publish', { channel: 'open:a', data: 1 }))).toBe(
+      ErrorCode.PERMISSION_DENIED,
+    );
+    client.close();
+  });
+});
