@@ -47,6 +47,12 @@ export interface HeraldConfig {
   readonly maxOutboundBytes: number;
   /** Subscriptions one connection may hold. Default 256. */
   readonly maxSubscriptionsPerConnection: number;
+  /** Connections one user may hold on one node (HERALD_MAX_CONNECTIONS_PER_USER); 0 = no limit. Default 0. */
+  readonly maxConnectionsPerUser: number;
+  /** Commands a connection may send per second, bursts of twice that (HERALD_COMMAND_RATE); 0 = no limit. Default 100. */
+  readonly commandRate: number;
+  /** Publishes a connection may send per second, bursts of twice that (HERALD_PUBLISH_RATE); 0 = no limit. Default 20. */
+  readonly publishRate: number;
   /** Interval between server pings, ms. Default 25 s. */
   readonly pingIntervalMs: number;
   /** How long a client may take to answer a ping, ms. Default 10 s. */

@@ -32,6 +32,9 @@ export const ERRORS = {
   HERALD_ERR_NOT_FOUND: { wire: ErrorCode.NOT_FOUND, http: 404, temporary: false },
   HERALD_ERR_SHUTTING_DOWN: { wire: ErrorCode.SHUTTING_DOWN, http: 503, temporary: true },
   HERALD_ERR_UNKNOWN_SESSION: { wire: ErrorCode.UNKNOWN_SESSION, http: 404, temporary: false },
+  HERALD_ERR_TOO_MANY_CONNECTIONS: { wire: ErrorCode.TOO_MANY_CONNECTIONS, http: 429, temporary: true },
+  HERALD_ERR_COMMAND_RATE_LIMITED: { wire: ErrorCode.COMMAND_RATE_LIMITED, http: 429, temporary: true },
+  HERALD_ERR_PUBLISH_RATE_LIMITED: { wire: ErrorCode.PUBLISH_RATE_LIMITED, http: 429, temporary: true },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorName = keyof typeof ERRORS;

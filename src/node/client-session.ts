@@ -29,6 +29,7 @@ import {
 import type { Beating } from './heartbeat.ts';
 import type { PublicationRun, RunSpan, RunSubscriber } from './channel-fanout.ts';
 import type { Flushable } from './flush-scheduler.ts';
+import { TokenBucket } from './token-bucket.ts';
 import type { HeraldNode } from './node.ts';
 import { encodeHistoryResult, encodeSubscribeResult } from './encode-results.ts';
 
@@ -92,6 +93,9 @@ export class ClientSession implements Flushable, Beating, RunSubscriber {
   #commands: string[] = [];
   #running = false;
   #connectDeadline: number;
+  readonly #commandBucket: TokenBucket;
+  /** Created at the first publish: most connections never publish. */
+  #publishBucket: TokenBucket | undefined;
   #nextPingAt = 0;
   #pongDeadline: number | undefined;
 
@@ -100,6 +104,7 @@ export class ClientSession implements Flushable, Beating, RunSubscriber {
     this.#transport = transport;
     this.transportName = transportName;
     this.#connectDeadline = Date.now() + node.config.connectTimeoutMs;
+    this.#commandBucket = new TokenBucket(node.config.commandRate, node.config.commandRate * 2);
   }
 
   get user(): string {
@@ -354,6 +359,12 @@ export class ClientSession implements Flushable, Beating, RunSubscriber {
       this.#replyError(id, new HeraldError('HERALD_ERR_UNKNOWN_COMMAND', `unknown command "${method}"`));
       return;
     }
+    if (!this.#commandBucket.take()) {
+      const rate = this.#node.config.commandRate;
+      const problem = `more than ${rate} commands a second (bursts of ${rate * 2}): slow down`;
+      this.#replyError(id, new HeraldError('HERALD_ERR_COMMAND_RATE_LIMITED', problem));
+      return;
+    }
     try {
       const outcome = await this.#dispatch(method as Method, asParams(method, fields[method]));
       this.#enqueueText(`{"id":${id},"result":${outcome.result}}`);
@@ -413,6 +424,14 @@ export class ClientSession implements Flushable, Beating, RunSubscriber {
         return { result: '{}' };
       }
       case 'publish': {
+        const rate = this.#node.config.publishRate;
+        this.#publishBucket ??= new TokenBucket(rate, rate * 2);
+        if (!this.#publishBucket.take()) {
+          throw new HeraldError(
+            'HERALD_ERR_PUBLISH_RATE_LIMITED',
+            `more than ${rate} publishes a second (bursts of ${rate * 2}): slow down`,
+          );
+        }
         const request = parsePublish(params);
         const info: ClientInfo = {
           client: this.id,
@@ -505,6 +524,8 @@ export class ClientSession implements Flushable, Beating, RunSubscriber {
     else if (error.code === 'HERALD_ERR_UNAUTHORIZED')
       this.disconnect(DisconnectCode.UNAUTHORIZED, 'unauthorized');
     else if (error.code === 'HERALD_ERR_SHUTTING_DOWN') this.disconnect(DisconnectCode.SHUTDOWN, 'shutdown');
+    else if (error.code === 'HERALD_ERR_TOO_MANY_CONNECTIONS')
+      this.disconnect(DisconnectCode.CONNECTION_LIMIT, 'too many connections');
     else if (error.temporary) this.disconnect(DisconnectCode.INTERNAL, 'connect failed');
     else this.disconnect(DisconnectCode.BAD_REQUEST, 'bad connect');
   }

@@ -26,6 +26,10 @@ export class Hub<C extends HubClient> {
     return this.#clients.get(id);
   }
 
+  userClientCount(user: string): number {
+    return this.#users.get(user)?.size ?? 0;
+  }
+
   userClients(user: string): readonly C[] {
     return [...(this.#users.get(user) ?? [])];
   }

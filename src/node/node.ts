@@ -260,6 +260,13 @@ export class HeraldNode {
   /** A session's `connect` succeeded; refused while the node shuts down. */
   registerSession(session: ClientSession): void {
     this.#assertOpen();
+    const max = this.config.maxConnectionsPerUser;
+    if (max > 0 && session.user !== '' && this.hub.userClientCount(session.user) >= max) {
+      throw new HeraldError(
+        'HERALD_ERR_TOO_MANY_CONNECTIONS',
+        `user ${session.user} already has ${max} connections on this node`,
+      );
+    }
     this.hub.addClient(session);
   }
 

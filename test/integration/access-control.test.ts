@@ -4,10 +4,10 @@
  * publish, and every refusal with its code.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ErrorCode } from '@herald/protocol';
+import { DisconnectCode, ErrorCode } from '@herald/protocol';
 import { DEFAULT_NAMESPACE_OPTIONS, type NamespaceOptions } from '../../src/core/namespace.ts';
 import { ProtocolError } from '../../src/cli/protocol-client.ts';
-import { startTestHerald, type TestHerald } from '../helpers/herald.ts';
+import { startTestHerald, waitFor, type TestHerald } from '../helpers/herald.ts';
 
 const namespace = (options: Partial<NamespaceOptions>): NamespaceOptions => ({
   ...DEFAULT_NAMESPACE_OPTIONS,
@@ -138,5 +138,60 @@ describe('anonymous clients', () => {
       ErrorCode.PERMISSION_DENIED,
     );
     client.close();
+  });
+});
+
+describe('limits', () => {
+  let limited: TestHerald;
+  beforeAll(async () => {
+    limited = await startTestHerald({
+      namespaces: { chat: namespace({ clientPublish: true }) },
+      maxConnectionsPerUser: 2,
+      commandRate: 5,
+      publishRate: 1,
+    });
+  });
+  afterAll(() => limited.close());
+
+  it('refuses commands past the rate with 121, without affecting other connections', async () => {
+    const [flooding, quiet] = [
+      await limited.client(),
+      await limited.client({ token: await limited.token({ user: 'bob' }) }),
+    ];
+    // connect took one token of the burst of 10: 9 pings pass, the 10th and 11th are refused.
+    const results = await Promise.allSettled(Array.from({ length: 11 }, () => flooding.call('ping', {})));
+    const codes = results.map((r) => (r.status === 'fulfilled' ? 0 : (r.reason as ProtocolError).code));
+    expect(codes.filter((code) => code === 0)).toHaveLength(9);
+    expect(codes.slice(9)).toEqual([ErrorCode.COMMAND_RATE_LIMITED, ErrorCode.COMMAND_RATE_LIMITED]);
+    await expect(quiet.call('ping', {})).resolves.toEqual({});
+    flooding.close();
+    quiet.close();
+  });
+
+  it('refuses publishes past the publish rate with 122', async () => {
+    const client = await limited.client({ token: await limited.token({ user: 'carol' }) });
+    await client.call('publish', { channel: 'chat:a', data: 1 });
+    await client.call('publish', { channel: 'chat:a', data: 2 });
+    expect(await codeOf(client.call('publish', { channel: 'chat:a', data: 3 }))).toBe(
+      ErrorCode.PUBLISH_RATE_LIMITED,
+    );
+    client.close();
+  });
+
+  it("refuses a user's connection past the limit with 120 and closes it with 3008", async () => {
+    const token = await limited.token({ user: 'dave' });
+    const first = await limited.client({ token });
+    const second = await limited.client({ token });
+    const third = await limited.client({ token: null });
+    expect(await codeOf(third.call('connect', { token }))).toBe(ErrorCode.TOO_MANY_CONNECTIONS);
+    expect((await third.closed).code).toBe(DisconnectCode.CONNECTION_LIMIT);
+    const other = await limited.client({ token: await limited.token({ user: 'erin' }) });
+    await expect(other.call('ping', {})).resolves.toEqual({});
+    first.close();
+    await first.closed;
+    await waitFor(() => limited.node.hub.userClientCount('dave') === 1, 3000, 'the first connection to go');
+    const again = await limited.client({ token });
+    await expect(again.call('ping', {})).resolves.toEqual({});
+    for (const client of [second, other, again]) client.close();
   });
 });

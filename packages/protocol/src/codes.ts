@@ -45,6 +45,12 @@ export const ErrorCode = {
   SHUTTING_DOWN: 118,
   /** SSE only: no open SSE session with this client id and key on this node. */
   UNKNOWN_SESSION: 119,
+  /** The user has the maximum number of connections on this node. */
+  TOO_MANY_CONNECTIONS: 120,
+  /** The connection sends commands faster than its limit. Temporary: slow down. */
+  COMMAND_RATE_LIMITED: 121,
+  /** The connection publishes faster than its limit. Temporary: slow down. */
+  PUBLISH_RATE_LIMITED: 122,
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -72,6 +78,8 @@ export const DisconnectCode = {
   SLOW_CONSUMER: 3006,
   /** The server detected it may have missed publications; reconnect and recover. */
   INSUFFICIENT_STATE: 3007,
+  /** The user already has the maximum number of connections; reconnect later. */
+  CONNECTION_LIMIT: 3008,
   /** The token was rejected at connect. */
   UNAUTHORIZED: 3500,
   /** The client broke the protocol (for example a binary frame, or a failed `connect`). */
