@@ -250,7 +250,11 @@ export const SCALAR_NAMES: Readonly<Record<ScalarKey, ScalarName>> = {
   maxFrameSize: { env: 'HERALD_MAX_FRAME_SIZE', flag: 'max-frame-size', kind: 'text' },
   maxOutboundBuffer: { env: 'HERALD_MAX_OUTBOUND_BUFFER', flag: 'max-outbound-buffer', kind: 'text' },
   maxSubscriptionsPerConnection: { env: 'HERALD_MAX_SUBSCRIPTIONS', flag: 'max-subscriptions', kind: 'int' },
-  maxConnectionsPerUser: { env: 'HERALD_MAX_CONNECTIONS_PER_USER', flag: 'max-connections-per-user', kind: 'int' },
+  maxConnectionsPerUser: {
+    env: 'HERALD_MAX_CONNECTIONS_PER_USER',
+    flag: 'max-connections-per-user',
+    kind: 'int',
+  },
   commandRate: { env: 'HERALD_COMMAND_RATE', flag: 'command-rate', kind: 'int' },
   publishRate: { env: 'HERALD_PUBLISH_RATE', flag: 'publish-rate', kind: 'int' },
   pingInterval: { env: 'HERALD_PING_INTERVAL', flag: 'ping-interval', kind: 'text' },

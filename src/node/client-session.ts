@@ -412,6 +412,9 @@ export class ClientSession implements Flushable, Beating, RunSubscriber {
           subscription.epoch = result.position?.epoch ?? '';
           return { result: encodeSubscribeResult(result), afterReply: () => this.#activate(subscription) };
         } catch (err) {
+          // What was held back for the failed subscription no longer waits for the client.
+          for (const { frame } of subscription.pending ?? []) this.#heldBytes -= frame.length;
+          subscription.pending = undefined;
           if (this.#subscriptions.get(request.channel) === subscription)
             this.#subscriptions.delete(request.channel);
           this.#node.unsubscribeClient(this, request.channel);

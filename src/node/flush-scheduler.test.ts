@@ -31,6 +31,21 @@ describe('FlushScheduler', () => {
     expect(order).toEqual(['first', 'second']);
   });
 
+  it('keeps the targets a throwing flush left behind for the next turn', async () => {
+    const scheduler = new FlushScheduler();
+    const flushed: string[] = [];
+    scheduler.markDirty({
+      flush: () => {
+        throw new Error('bug');
+      },
+    });
+    scheduler.markDirty({ flush: () => flushed.push('after') });
+    const thrown = new Promise<unknown>((resolve) => process.once('uncaughtException', resolve));
+    expect(await thrown).toMatchObject({ message: 'bug' });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(flushed).toEqual(['after']);
+  });
+
   it('joins runs with newlines, sharing one buffer for the same messages within a flush', async () => {
     const scheduler = new FlushScheduler();
     const joined: Buffer[] = [];

@@ -57,16 +57,21 @@ export class FlushScheduler {
    */
   readonly #run = (): void => {
     this.#joined = new Map();
+    let dirty = this.#dirty;
     try {
       while (this.#dirty.size > 0) {
-        const dirty = this.#dirty;
+        dirty = this.#dirty;
         this.#dirty = new Set();
-        for (const target of dirty) target.flush();
+        for (const target of dirty) {
+          dirty.delete(target);
+          target.flush();
+        }
       }
     } finally {
       this.#joined = undefined;
       this.#scheduled = false;
-      // Only after a throw: the rest waits for the next turn.
+      // Only after a throw: the targets not flushed yet wait for the next turn.
+      for (const target of dirty) this.#dirty.add(target);
       if (this.#dirty.size > 0) this.#schedule();
     }
   };

@@ -96,6 +96,10 @@ const PING_GRACE_MS = 10_000;
 /** Refresh a token this long before it expires (or halfway through a shorter remaining life). */
 const REFRESH_LEAD_MS = 30_000;
 const APP_CODE = 0;
+/** The longest delay timers accept, ms. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+/** A connection that stayed up this long resets the reconnect backoff, ms. */
+const STABLE_CONNECTION_MS = 5_000;
 
 export class Herald extends Emitter<ClientEvents> {
   readonly url: string;
@@ -115,6 +119,8 @@ export class Herald extends Emitter<ClientEvents> {
   #refreshTimer: ReturnType<typeof setTimeout> | undefined;
   #pingTimer: ReturnType<typeof setTimeout> | undefined;
   #pingLimitMs = 0;
+  /** When the current connection was established; undefined while not connected. */
+  #connectedAt: number | undefined;
   #lastHeard = 0;
   #token: string | undefined;
   /** Whether `connect` went out on the current transport: later commands may follow it. */
@@ -236,14 +242,26 @@ export class Herald extends Emitter<ClientEvents> {
       }
     }
     if (this.#state !== 'connecting' || this.#transport !== undefined) return;
-    const transport = this.#openTransport(
-      this.#workingTransport ?? (this.#transportNames[this.#transportIndex] as TransportName),
-      {
-        open: () => this.#onOpen(transport),
-        frame: (text) => this.#onFrame(transport, text),
-        close: (code, reason) => this.#onClose(transport, code, reason),
-      },
-    );
+    let transport: Transport;
+    try {
+      transport = this.#openTransport(
+        this.#workingTransport ?? (this.#transportNames[this.#transportIndex] as TransportName),
+        {
+          open: () => this.#onOpen(transport),
+          frame: (text) => this.#onFrame(transport, text),
+          close: (code, reason) => this.#onClose(transport, code, reason),
+        },
+      );
+    } catch (err) {
+      // A malformed URL, or a transport the environment refuses: report it and keep trying.
+      const message = `cannot open a connection: ${err instanceof Error ? err.message : String(err)}`;
+      this.emit('error', {
+        error: new HeraldError(ClientErrorCode.PROTOCOL, message, true),
+        during: 'connect',
+      });
+      this.#scheduleReconnect();
+      return;
+    }
     this.#transport = transport;
     this.#connectTimer = setTimeout(
       () => transport.close(DisconnectCode.CONNECT_TIMEOUT, 'connect timed out'),
@@ -276,7 +294,9 @@ export class Herald extends Emitter<ClientEvents> {
       ...(name === undefined ? {} : { name }),
       ...(version === undefined ? {} : { version }),
     };
-    this.#call('connect', params).then(
+    this.#request(
+      'connect',
+      params,
       (result) => this.#onConnected(transport, result),
       (error: HeraldError) => {
         if (transport !== this.#transport) return;
@@ -294,7 +314,7 @@ export class Herald extends Emitter<ClientEvents> {
   #onConnected(transport: Transport, result: ConnectResult): void {
     if (transport !== this.#transport) return;
     clearTimeout(this.#connectTimer);
-    this.#attempt = 0;
+    this.#connectedAt = Date.now();
     this.#workingTransport = transport.name;
     this.#clientId = result.client;
     this.#pingLimitMs = result.ping * 1000 + PING_GRACE_MS;
@@ -308,6 +328,12 @@ export class Herald extends Emitter<ClientEvents> {
     if (transport !== this.#transport) return;
     this.#transport = undefined;
     this.#connectSent = false;
+    // Backoff starts over only after a connection that lasted: a server that accepts and drops at
+    // once (overloaded, misconfigured) must not be hammered every few hundred milliseconds.
+    if (this.#connectedAt !== undefined && Date.now() - this.#connectedAt >= STABLE_CONNECTION_MS) {
+      this.#attempt = 0;
+    }
+    this.#connectedAt = undefined;
     this.#clientId = '';
     this.#clearConnectionTimers();
     this.#failCalls(
@@ -394,6 +420,11 @@ export class Herald extends Emitter<ClientEvents> {
     if (expires === undefined || getToken === undefined) return;
     const remaining = expires * 1000 - Date.now();
     const delay = Math.max(0, remaining - Math.min(REFRESH_LEAD_MS, remaining / 2));
+    // Timers cannot wait longer than about 24.8 days (they would fire at once): wait in steps.
+    if (delay > MAX_TIMER_MS) {
+      this.#refreshTimer = setTimeout(() => this.#scheduleRefresh(expires), MAX_TIMER_MS);
+      return;
+    }
     this.#refreshTimer = setTimeout(() => void this.#refresh(getToken), delay);
   }
 
@@ -434,7 +465,7 @@ export class Herald extends Emitter<ClientEvents> {
       try {
         message = JSON.parse(line) as Record<string, unknown>;
       } catch {
-        transport.close(DisconnectCode.BAD_REQUEST, 'the server sent a message that is not JSON');
+        transport.close(DisconnectCode.RECONNECT, 'the server sent a message that is not JSON');
         return;
       }
       if (!this.#onMessage(transport, message)) return;
@@ -483,20 +514,31 @@ export class Herald extends Emitter<ClientEvents> {
 
   /** Sends a command on the current connection; rejects if there is none. */
   #call<M extends Method>(method: M, params: Commands[M][0]): Promise<Commands[M][1]> {
+    return new Promise((resolve, reject) => this.#request(method, params, resolve, reject));
+  }
+
+  /**
+   * Sends a command; `onResult` or `onError` runs exactly once. They run synchronously as the reply
+   * is read, before the rest of its frame: a subscribe reply must take effect before the pushes that
+   * follow it in the same frame.
+   */
+  #request<M extends Method>(
+    method: M,
+    params: Commands[M][0],
+    onResult: (result: Commands[M][1]) => void,
+    onError: (error: HeraldError) => void,
+  ): void {
     if (this.#transport === undefined) {
-      return Promise.reject(
-        new ConnectionClosedError(ClientErrorCode.CONNECTION_CLOSED, 'not connected', true),
-      );
+      onError(new ConnectionClosedError(ClientErrorCode.CONNECTION_CLOSED, 'not connected', true));
+      return;
     }
     const id = this.#nextId++;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#calls.delete(id);
-        reject(new TimeoutError(method));
-      }, this.#timeoutMs);
-      this.#calls.set(id, { resolve: resolve as (result: unknown) => void, reject, timer });
-      this.#send(`{"id":${id},${JSON.stringify(method)}:${JSON.stringify(params)}}`);
-    });
+    const timer = setTimeout(() => {
+      this.#calls.delete(id);
+      onError(new TimeoutError(method));
+    }, this.#timeoutMs);
+    this.#calls.set(id, { resolve: onResult as (result: unknown) => void, reject: onError, timer });
+    this.#send(`{"id":${id},${JSON.stringify(method)}:${JSON.stringify(params)}}`);
   }
 
   /** Waits for the connection (up to the timeout) if the client is connecting, then calls. */
@@ -556,13 +598,21 @@ export class Herald extends Emitter<ClientEvents> {
       if (transport !== this.#transport || generation !== subscription.generation) return;
       const params = { ...subscription.subscribeParams(), ...(token === undefined ? {} : { token }) };
       const wasRecovering = params.since !== undefined;
-      this.#call('subscribe', params).then(
+      this.#request(
+        'subscribe',
+        params,
         (result) => {
           if (transport === this.#transport) subscription.onSubscribed(result, wasRecovering, generation);
         },
         (error: HeraldError) => {
           // A lost connection resubscribes on the next one; other failures are the subscription's.
           if (transport !== this.#transport || error instanceof ConnectionClosedError) return;
+          if (error instanceof TimeoutError) {
+            // The server may have subscribed after all: a retry would be refused (110) while it
+            // pushes to a subscription the client gave up on. Reconnecting starts both sides afresh.
+            transport.close(DisconnectCode.RECONNECT, 'subscribe timed out');
+            return;
+          }
           subscription.onSubscribeError(error, retryDelay, generation);
         },
       );

@@ -68,7 +68,9 @@ export function openSse(
     streamUrl.searchParams.set('commands', firstFrame);
     source = new EventSource(streamUrl.toString());
     source.addEventListener('session', (event) => {
-      const { client, key } = JSON.parse(String(event.data)) as { client: string; key: string };
+      const session = parseEvent<{ client: string; key: string }>(event.data);
+      if (session === undefined) return finish(TRANSPORT_FAILED, 'the server sent a malformed session event');
+      const { client, key } = session;
       const target = new URL(url);
       target.pathname = `${target.pathname.replace(/\/$/, '')}/commands`;
       target.search = new URLSearchParams({ client, key }).toString();
@@ -79,8 +81,9 @@ export function openSse(
       if (!closed && typeof event.data === 'string') events.frame(event.data);
     });
     source.addEventListener('close', (event) => {
-      const { code, reason } = JSON.parse(String(event.data)) as { code: number; reason: string };
-      finish(code, reason);
+      const closed = parseEvent<{ code: number; reason: string }>(event.data);
+      if (closed === undefined) finish(TRANSPORT_FAILED, 'the server sent a malformed close event');
+      else finish(closed.code, closed.reason);
     });
     source.addEventListener('error', () => finish(TRANSPORT_FAILED, 'the event stream failed'));
   };
@@ -111,4 +114,12 @@ export function sseUrlOf(websocketUrl: string): string {
   url.protocol = url.protocol === 'wss:' ? 'https:' : url.protocol === 'ws:' ? 'http:' : url.protocol;
   url.pathname = url.pathname.replace(/\/connection\/websocket\/?$/, '/connection/sse');
   return url.toString();
+}
+
+function parseEvent<T>(data: unknown): T | undefined {
+  try {
+    return JSON.parse(String(data)) as T;
+  } catch {
+    return undefined;
+  }
 }

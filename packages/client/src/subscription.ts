@@ -243,6 +243,12 @@ export class Subscription<T = JsonValue> extends Emitter<SubscriptionEvents<T>> 
 
   /** @internal The connection was lost: resubscribe (with recovery) once the client reconnects. */
   onConnectionLost(code: number, reason: string): void {
+    if (this.#state === 'subscribing') {
+      // A retry waiting from the lost connection would follow the resubscribe of the next one.
+      this.#clearRetry();
+      this.#generation += 1;
+      return;
+    }
     if (this.#state !== 'subscribed') return;
     this.#setState('subscribing');
     this.emit('subscribing', { channel: this.channel, code, reason });

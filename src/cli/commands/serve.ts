@@ -44,8 +44,14 @@ const FLAG_HELP: Readonly<Record<ScalarKey, readonly [placeholder: string, help:
   ],
   maxSubscriptionsPerConnection: ['count', 'subscriptions one connection may hold (default 256)'],
   maxConnectionsPerUser: ['count', 'connections one user may hold on this node; 0 = no limit (default 0)'],
-  commandRate: ['count', 'commands per second per connection, bursts of twice that; 0 = no limit (default 100)'],
-  publishRate: ['count', 'publishes per second per connection, bursts of twice that; 0 = no limit (default 20)'],
+  commandRate: [
+    'count',
+    'commands per second per connection, bursts of twice that; 0 = no limit (default 100)',
+  ],
+  publishRate: [
+    'count',
+    'publishes per second per connection, bursts of twice that; 0 = no limit (default 20)',
+  ],
   pingInterval: ['duration', 'time between server pings, e.g. 25s (default 25s)'],
   pongTimeout: ['duration', 'time a client has to answer a ping (default 10s)'],
   connectTimeout: ['duration', 'time a new connection has to send connect (default 10s)'],
