@@ -89,7 +89,7 @@ function openStream(
   reply: FastifyReply,
 ): void {
   allowOrigin(node, request, reply);
-  const frame = initialFrame(request);
+  const frame = initialFrame(request, node.config.maxFrameBytes);
   reply.hijack();
   const response = reply.raw;
   response.writeHead(200, {
@@ -119,13 +119,19 @@ function openStream(
  * The commands that open the session: the client's own (`commands`), or connect and subscribes built
  * from `token` and `channel`. Positions in `Last-Event-ID` (else `since`) become the subscribes' `since`.
  */
-function initialFrame(request: FastifyRequest): string {
+function initialFrame(request: FastifyRequest, maxFrameBytes: number): string {
   const query = request.query as StreamQuery;
   const resume =
     positionsParam(request.headers['last-event-id'], 'Last-Event-ID') ?? positionsParam(query.since, 'since');
   if (query.commands !== undefined) {
     if (typeof query.commands !== 'string')
       throw new HeraldError('HERALD_ERR_BAD_REQUEST', 'give "commands" once');
+    if (Buffer.byteLength(query.commands) > maxFrameBytes) {
+      throw new HeraldError(
+        'HERALD_ERR_PAYLOAD_TOO_LARGE',
+        `"commands" is larger than the frame limit (${maxFrameBytes} bytes)`,
+      );
+    }
     return resume === undefined ? query.commands : resumeSubscribes(query.commands, resume);
   }
   const token = bearerToken(request) ?? query.token;

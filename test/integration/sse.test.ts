@@ -141,6 +141,10 @@ describe('SSE transport', () => {
     const badId = await fetch(url, { headers: { 'last-event-id': 'nonsense' } });
     expect(badId.status).toBe(400);
     expect(await badId.json()).toMatchObject({ error: { code: 'HERALD_ERR_BAD_REQUEST' } });
+    const tooLong = await fetch(
+      await streamUrl({ commands: `{"id":1,"connect":{"token":"${'x'.repeat(2000)}"}}` }),
+    );
+    expect(tooLong.status).toBe(413);
     const badAuth = await fetch(await streamUrl({ channel: 'chat:x' }), {
       headers: { authorization: 'Token x' },
     });

@@ -3,7 +3,7 @@
  * to it, for networks where WebSocket cannot connect.
  *
  * The client sends its first frame (connect and subscribes) as soon as the transport reports `open`;
- * this transport reports `open` at once and carries that first frame in the stream's URL. The
+ * this transport reports `open` at once and carries that frame's `connect` in the stream's URL. The
  * stream's first event gives the session's id and key, after which every frame is POSTed, one at a
  * time and in order; replies come back on the stream. The browser's own reconnect is turned off: the
  * client reconnects itself, with backoff, and recovers its subscriptions from their positions.
@@ -64,8 +64,12 @@ export function openSse(
   };
 
   const start = (firstFrame: string) => {
+    // Only `connect` rides in the URL (URLs have length limits, and proxies log them); the rest of
+    // the first frame (the subscribes) is POSTed once the session is known.
+    const [connect = '', ...rest] = firstFrame.split('\n');
+    if (rest.length > 0) waiting.push(rest.join('\n'));
     const streamUrl = new URL(url);
-    streamUrl.searchParams.set('commands', firstFrame);
+    streamUrl.searchParams.set('commands', connect);
     source = new EventSource(streamUrl.toString());
     source.addEventListener('session', (event) => {
       const session = parseEvent<{ client: string; key: string }>(event.data);
