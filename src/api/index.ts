@@ -11,6 +11,7 @@ import { installErrorHandling } from './errors.ts';
 import { registerOpenApiGenerator, registerOpenApiRoute } from './openapi.ts';
 import { registerChannelsRoute } from './routes/channels.ts';
 import { registerDisconnectRoute } from './routes/disconnect.ts';
+import { registerUserSubscriptionRoutes } from './routes/user-subscriptions.ts';
 import { registerHistoryRoute } from './routes/history.ts';
 import { registerInfoRoute } from './routes/info.ts';
 import { registerPublishRoutes } from './routes/publish.ts';
@@ -40,6 +41,7 @@ export async function registerApi(app: FastifyInstance, options: ApiOptions): Pr
         registerChannelsRoute(secured, options.node);
         registerInfoRoute(secured, options.node);
         registerDisconnectRoute(secured, options.node);
+        registerUserSubscriptionRoutes(secured, options.node);
       });
     },
     { prefix: API_PREFIX },

@@ -174,6 +174,7 @@ function applyNamespace(base: NamespaceOptions, patch: NamespaceInput): Namespac
     subscribe: patch.subscribe ?? base.subscribe,
     clientHistory: patch.clientHistory ?? base.clientHistory,
     clientPresence: patch.clientPresence ?? base.clientPresence,
+    personal: patch.personal ?? base.personal,
   };
 }
 

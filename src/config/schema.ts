@@ -166,6 +166,7 @@ export const namespaceInputSchema = z.strictObject(
       .optional(),
     clientHistory: boolean.optional(),
     clientPresence: boolean.optional(),
+    personal: boolean.optional(),
   },
   { error: 'must be an object' },
 );

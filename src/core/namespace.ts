@@ -28,6 +28,11 @@ export interface NamespaceOptions {
   readonly clientHistory: boolean;
   /** Whether clients may read presence (those that may subscribe). The server API always may. Default true. */
   readonly clientPresence: boolean;
+  /**
+   * Whether each user has a personal channel here, `<namespace>:<user>`, that all the user's
+   * connections are subscribed to by the server when they connect. Default false.
+   */
+  readonly personal: boolean;
 }
 
 export const DEFAULT_NAMESPACE_OPTIONS: NamespaceOptions = {
@@ -38,6 +43,7 @@ export const DEFAULT_NAMESPACE_OPTIONS: NamespaceOptions = {
   subscribe: 'any',
   clientHistory: true,
   clientPresence: true,
+  personal: false,
 };
 
 /** Resolves channel names to their namespace's options. */
@@ -52,6 +58,11 @@ export class NamespaceRules {
 
   forChannel(channel: string): NamespaceOptions {
     return this.#namespaces.get(namespaceOf(channel)) ?? this.#defaults;
+  }
+
+  /** The names of the namespaces with personal channels. */
+  get personalNamespaces(): readonly string[] {
+    return [...this.#namespaces].filter(([, options]) => options.personal).map(([name]) => name);
   }
 
   /** Whether any channel at all may be subscribed anonymously (if not, anonymous connects are refused). */

@@ -7,9 +7,11 @@ import { randomUUID } from 'node:crypto';
 import {
   DisconnectCode,
   METHODS,
+  UnsubscribeCode,
   splitFrame,
   type ClientInfo,
   type JsonValue,
+  type ConnectRequest,
   type ConnectResult,
   type Method,
 } from '@herald/protocol';
@@ -184,6 +186,59 @@ export class ClientSession implements Flushable, Beating, RunSubscriber {
       subscription.lastOffset = publication.offset;
     }
     this.#enqueue(frame);
+  }
+
+  /**
+   * Subscribes this connection to `channel` on the server's initiative (a personal channel, or the
+   * server API) without a permission check, and tells the client with a `subscribe` push carrying what
+   * a subscribe reply would. False when the connection already holds the channel, or is not connected.
+   */
+  serverSubscribe(channel: string, since?: StreamPosition): boolean {
+    if (this.#state !== 'connected' || this.#subscriptions.has(channel)) return false;
+    const subscription: Subscription = {
+      lastOffset: since?.offset ?? 0,
+      epoch: since?.epoch ?? '',
+      pending: [],
+    };
+    this.#subscriptions.set(channel, subscription);
+    this.#node.subscribeServerSide(this, channel, since).then(
+      (result) => {
+        if (this.#subscriptions.get(channel) !== subscription || this.#state === 'closed') return;
+        subscription.lastOffset = result.position?.offset ?? 0;
+        subscription.epoch = result.position?.epoch ?? '';
+        this.#enqueueText(
+          `{"push":{"channel":${JSON.stringify(channel)},"subscribe":${encodeSubscribeResult(result)}}}`,
+        );
+        this.#activate(subscription);
+      },
+      (err: unknown) => {
+        this.#dropSubscription(channel, subscription);
+        this.#node.logger.warn({ err, client: this.id, channel }, 'server-side subscribe failed');
+      },
+    );
+    return true;
+  }
+
+  /** Ends this connection's subscription to `channel` on the server's initiative, with an `unsubscribe` push. */
+  serverUnsubscribe(channel: string): boolean {
+    const subscription = this.#subscriptions.get(channel);
+    if (subscription === undefined || this.#state !== 'connected') return false;
+    this.#dropSubscription(channel, subscription);
+    const push = {
+      channel,
+      unsubscribe: { code: UnsubscribeCode.SERVER, reason: 'unsubscribed by the server' },
+    };
+    this.#enqueueText(JSON.stringify({ push }));
+    return true;
+  }
+
+  /** Forgets a subscription and what it held back, and releases the channel on the node. */
+  #dropSubscription(channel: string, subscription: Subscription): void {
+    for (const { frame } of subscription.pending ?? []) this.#heldBytes -= frame.length;
+    subscription.pending = undefined;
+    if (this.#subscriptions.get(channel) !== subscription) return;
+    this.#subscriptions.delete(channel);
+    this.#node.unsubscribeClient(this, channel);
   }
 
   /**
@@ -378,7 +433,18 @@ export class ClientSession implements Flushable, Beating, RunSubscriber {
   /** Runs one command; resolves to the JSON text of its result. */
   async #dispatch(method: Method, params: Record<string, unknown>): Promise<Outcome> {
     if (method === 'ping') return { result: '{}' };
-    if (method === 'connect') return { result: JSON.stringify(await this.#connect(params)) };
+    if (method === 'connect') {
+      const request = parseConnect(params);
+      const result = JSON.stringify(await this.#connect(request));
+      // Personal channels are subscribed once the client has its connect reply, resuming from the
+      // positions the client names in `subs`.
+      const personal = () => {
+        for (const channel of this.#node.personalChannels(this.#user)) {
+          this.serverSubscribe(channel, request.subs?.[channel]?.since);
+        }
+      };
+      return { result, afterReply: personal };
+    }
     if (this.#state !== 'connected') {
       throw new HeraldError('HERALD_ERR_NOT_CONNECTED', `send "connect" before "${method}"`);
     }
@@ -413,11 +479,7 @@ export class ClientSession implements Flushable, Beating, RunSubscriber {
           return { result: encodeSubscribeResult(result), afterReply: () => this.#activate(subscription) };
         } catch (err) {
           // What was held back for the failed subscription no longer waits for the client.
-          for (const { frame } of subscription.pending ?? []) this.#heldBytes -= frame.length;
-          subscription.pending = undefined;
-          if (this.#subscriptions.get(request.channel) === subscription)
-            this.#subscriptions.delete(request.channel);
-          this.#node.unsubscribeClient(this, request.channel);
+          this.#dropSubscription(request.channel, subscription);
           throw err;
         }
       }
@@ -464,10 +526,9 @@ export class ClientSession implements Flushable, Beating, RunSubscriber {
     }
   }
 
-  async #connect(params: Record<string, unknown>): Promise<ConnectResult> {
+  async #connect(request: ConnectRequest): Promise<ConnectResult> {
     if (this.#state !== 'connecting')
       throw new HeraldError('HERALD_ERR_ALREADY_CONNECTED', 'already connected');
-    const request = parseConnect(params);
     const claims = await this.#node.authenticate(request.token);
     if (this.#state !== 'connecting')
       throw new HeraldError('HERALD_ERR_ALREADY_CONNECTED', 'already connected');

@@ -74,11 +74,34 @@ export function parseConnect(params: Params): ConnectRequest {
   const token = optionalString(params, 'token', TOKEN_MAX);
   const name = optionalString(params, 'name', 64);
   const version = optionalString(params, 'version', 64);
+  const subs = optionalSubs(params);
   return {
     ...(token === undefined ? {} : { token }),
     ...(name === undefined ? {} : { name }),
     ...(version === undefined ? {} : { version }),
+    ...(subs === undefined ? {} : { subs }),
   };
+}
+
+/** Most server-side subscriptions a connect may name in `subs`. */
+const MAX_SUBS = 64;
+
+function optionalSubs(params: Params): Record<string, { since: StreamPosition }> | undefined {
+  const value = params['subs'];
+  if (value === undefined) return undefined;
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw bad('"subs" must be an object of {"<channel>": {"since": {offset, epoch}}}');
+  }
+  const entries = Object.entries(value as Params);
+  if (entries.length > MAX_SUBS) throw bad(`"subs" may name at most ${MAX_SUBS} channels`);
+  const subs: Record<string, { since: StreamPosition }> = {};
+  for (const [channel, entry] of entries) {
+    if (entry === null || typeof entry !== 'object') throw bad(`"subs.${channel}" must be an object {since}`);
+    const since = optionalPosition(entry as Params, 'since');
+    if (since === undefined) throw bad(`"subs.${channel}.since" is required`);
+    subs[channel] = { since };
+  }
+  return subs;
 }
 
 export function parseSubscribe(params: Params): SubscribeRequest {

@@ -25,6 +25,8 @@ const targetSchema = z.union([z.object({ user: z.string() }), z.object({ client:
 const surveyRequestSchema = z.discriminatedUnion('op', [
   z.object({ op: z.literal('channels'), pattern: z.string().optional() }),
   z.object({ op: z.literal('disconnect'), target: targetSchema, reconnect: z.boolean() }),
+  z.object({ op: z.literal('subscribe'), user: z.string(), channel: z.string() }),
+  z.object({ op: z.literal('unsubscribe'), user: z.string(), channel: z.string() }),
 ]);
 
 /** A question every node answers about itself (see ControlPlane.survey). */

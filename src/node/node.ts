@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import { DisconnectCode, type HistoryRequest } from '@herald/protocol';
 import { checkPublish, checkRead, checkSubscribe, type Identity } from '../auth/permissions.ts';
 import type { TokenClaims, TokenVerifier } from '../auth/tokens.ts';
-import { assertChannel } from '../core/channel.ts';
+import { assertChannel, channelNameProblem } from '../core/channel.ts';
 import { HeraldError } from '../core/errors.ts';
 import type { NamespaceOptions, NamespaceRules } from '../core/namespace.ts';
 import { compilePattern } from '../core/pattern.ts';
@@ -296,6 +296,19 @@ export class HeraldNode {
         ? await this.#tokens.verifyChannel(channelToken)
         : undefined;
     checkSubscribe(session.identity, options, channel, grant);
+    return this.subscribeServerSide(session, channel, since);
+  }
+
+  /**
+   * Subscribes a session without a permission check: the server decided (a personal channel, or the
+   * server API's subscribe). Otherwise as {@link subscribeClient}.
+   */
+  async subscribeServerSide(
+    session: ClientSession,
+    channel: string,
+    since: StreamPosition | undefined,
+  ): Promise<SubscribeOutcome> {
+    const options = this.#rules.forChannel(channel);
     this.hub.subscribe(channel, session);
     await this.#engineSubscriptions.sync(channel);
     const policy = historyPolicy(options);
@@ -527,11 +540,52 @@ export class HeraldNode {
       target,
       reconnect: options.reconnect === true,
     });
-    const disconnected = answers.reduce<number>(
-      (sum, answer) => sum + (typeof answer === 'number' ? answer : 0),
-      0,
-    );
-    return { disconnected, missingNodes: missing };
+    return { disconnected: sumOf(answers), missingNodes: missing };
+  }
+
+  /**
+   * Subscribes every connection of `user`, on every node, to `channel` (server-side: no permission
+   * check; the clients learn it from a push). Resolves to how many connections were subscribed.
+   */
+  async subscribeUser(
+    user: string,
+    channel: string,
+  ): Promise<{ subscribed: number; missingNodes: string[] }> {
+    assertChannel(channel);
+    const { answers, missing } = await this.#control.survey({ op: 'subscribe', user, channel });
+    return { subscribed: sumOf(answers), missingNodes: missing };
+  }
+
+  /** Unsubscribes every connection of `user`, on every node, from `channel`. */
+  async unsubscribeUser(
+    user: string,
+    channel: string,
+  ): Promise<{ unsubscribed: number; missingNodes: string[] }> {
+    assertChannel(channel);
+    const { answers, missing } = await this.#control.survey({ op: 'unsubscribe', user, channel });
+    return { unsubscribed: sumOf(answers), missingNodes: missing };
+  }
+
+  /** The personal channels of `user` (`<namespace>:<user>` in each namespace with `personal`), valid names only. */
+  personalChannels(user: string): string[] {
+    if (user === '') return [];
+    return this.#rules.personalNamespaces
+      .map((namespace) => `${namespace}:${user}`)
+      .filter((channel) => channelNameProblem(channel) === undefined);
+  }
+
+  /** Server-side subscribes this node's connections of `user` to `channel`; how many were not subscribed yet. */
+  subscribeLocal(user: string, channel: string): number {
+    let count = 0;
+    for (const session of this.hub.userClients(user)) if (session.serverSubscribe(channel)) count += 1;
+    return count;
+  }
+
+  /** Server-side unsubscribes this node's connections of `user` from `channel`; how many were subscribed. */
+  unsubscribeLocal(user: string, channel: string): number {
+    let count = 0;
+    for (const session of this.hub.userClients(user)) if (session.serverUnsubscribe(channel)) count += 1;
+    return count;
   }
 
   /** Closes a user's or a client's connections on this node. */
@@ -641,6 +695,10 @@ export class HeraldNode {
         return this.localChannels(request.pattern, SURVEY_CHANNELS_LIMIT);
       case 'disconnect':
         return this.disconnectLocal(request.target, { reconnect: request.reconnect });
+      case 'subscribe':
+        return this.subscribeLocal(request.user, request.channel);
+      case 'unsubscribe':
+        return this.unsubscribeLocal(request.user, request.channel);
     }
   }
 }
@@ -692,4 +750,9 @@ function delay(ms: number): Promise<void> {
 
 function isDefined<T>(value: T | undefined): value is T {
   return value !== undefined;
+}
+
+/** The sum of the numeric survey answers (a node of another version may answer something else). */
+function sumOf(answers: readonly unknown[]): number {
+  return answers.reduce<number>((sum, answer) => sum + (typeof answer === 'number' ? answer : 0), 0);
 }

@@ -69,7 +69,11 @@ describe.each(topologies)('two nodes on %s', (name, engine) => {
     const shared = {
       ...engine(),
       redisPrefix: prefix,
-      namespaces: { feed: { ...DEFAULT_NAMESPACE_OPTIONS, historySize: 5000 } },
+      namespaces: {
+        feed: { ...DEFAULT_NAMESPACE_OPTIONS, historySize: 5000 },
+        user: { ...DEFAULT_NAMESPACE_OPTIONS, personal: true },
+        vip: { ...DEFAULT_NAMESPACE_OPTIONS, subscribe: 'private' as const },
+      },
     };
     [a, b] = await Promise.all([startTestHerald(shared), startTestHerald(shared)]);
   });
@@ -197,6 +201,79 @@ describe.each(topologies)('two nodes on %s', (name, engine) => {
     // Other users' connections stay.
     expect(await carol.call('ping', {})).toEqual({});
     carol.close();
+  });
+
+  it("subscribes and unsubscribes a user's clients on every node through any node", async () => {
+    const pushes = (client: Awaited<ReturnType<TestHerald['client']>>) => {
+      const seen: Record<string, unknown>[] = [];
+      client.onMessage((message) => {
+        const push = (message as { push?: Record<string, unknown> }).push;
+        // Their personal channels (user:…) are subscribed too; this test looks at vip:lounge.
+        if (push !== undefined && push['channel'] === 'vip:lounge') seen.push(push);
+      });
+      return seen;
+    };
+    const daveOnA = await a.client({ token: await a.token({ user: 'dave' }) });
+    const daveOnB = await b.client({ token: await b.token({ user: 'dave' }) });
+    const erin = await b.client({ token: await b.token({ user: 'erin' }) });
+    const [onA, onB, onErin] = [pushes(daveOnA), pushes(daveOnB), pushes(erin)];
+    // A private channel: the server may subscribe users where they could not subscribe themselves.
+    expect((await api(b, '/subscribe', { user: 'dave', channel: 'vip:lounge' })).body).toEqual({
+      subscribed: 2,
+    });
+    await waitFor(() => onA.length === 1 && onB.length === 1, 5000, 'the subscribe pushes');
+    expect(onA[0]).toMatchObject({ channel: 'vip:lounge', subscribe: { recoverable: true } });
+    await a.publish('vip:lounge', { n: 1 });
+    await waitFor(() => onA.length === 2 && onB.length === 2, 5000, 'the publication on both nodes');
+    expect(onB[1]).toMatchObject({ channel: 'vip:lounge', pub: { data: { n: 1 } } });
+    expect((await api(a, '/subscribe', { user: 'dave', channel: 'vip:lounge' })).body).toEqual({
+      subscribed: 0,
+    });
+    expect((await api(a, '/unsubscribe', { user: 'dave', channel: 'vip:lounge' })).body).toEqual({
+      unsubscribed: 2,
+    });
+    await waitFor(() => onA.length === 3 && onB.length === 3, 5000, 'the unsubscribe pushes');
+    expect(onA[2]).toEqual({
+      channel: 'vip:lounge',
+      unsubscribe: { code: 2000, reason: 'unsubscribed by the server' },
+    });
+    await a.publish('vip:lounge', { n: 2 });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(onA).toHaveLength(3);
+    expect(onErin).toEqual([]);
+    expect((await api(a, '/subscribe', { user: 'dave', channel: 'bad channel' })).status).toBe(400);
+    for (const client of [daveOnA, daveOnB, erin]) client.close();
+  });
+
+  it("subscribes every connection to its user's personal channel, on every node, resuming from subs", async () => {
+    const token = await a.token({ user: 'frank' });
+    const onA = await a.client({ token: null });
+    const seen: Record<string, unknown>[] = [];
+    onA.onMessage((message) => {
+      if ('push' in message) seen.push((message as { push: Record<string, unknown> }).push);
+    });
+    await onA.call('connect', { token });
+    await waitFor(() => seen.length === 1, 5000, 'the personal channel');
+    expect(seen[0]).toMatchObject({ channel: 'user:frank', subscribe: { recoverable: true } });
+    const first = await b.publish('user:frank', 'hello frank');
+    await waitFor(() => seen.length === 2, 5000, 'the personal publication');
+    onA.close();
+    await b.publish('user:frank', 'missed');
+    const again = await b.client({ token: null });
+    const resumed: Record<string, unknown>[] = [];
+    again.onMessage((message) => {
+      if ('push' in message) resumed.push((message as { push: Record<string, unknown> }).push);
+    });
+    await again.call('connect', {
+      token,
+      subs: { 'user:frank': { since: { offset: first.offset ?? 0, epoch: first.epoch ?? '' } } },
+    });
+    await waitFor(() => resumed.length === 1, 5000, 'the resumed personal channel');
+    expect(resumed[0]).toMatchObject({
+      channel: 'user:frank',
+      subscribe: { recovered: true, publications: [{ data: 'missed' }] },
+    });
+    again.close();
   });
 
   it('disconnects one client by id through another node, allowing it to reconnect', async () => {

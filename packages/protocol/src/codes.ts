@@ -89,6 +89,13 @@ export const DisconnectCode = {
 } as const;
 export type DisconnectCode = (typeof DisconnectCode)[keyof typeof DisconnectCode];
 
+/** Codes of `unsubscribe` pushes: why the server ended a subscription. */
+export const UnsubscribeCode = {
+  /** The server API unsubscribed the user from the channel. */
+  SERVER: 2000,
+} as const;
+export type UnsubscribeCode = (typeof UnsubscribeCode)[keyof typeof UnsubscribeCode];
+
 /** Whether a client should reconnect after the connection closed with `code`. */
 export function shouldReconnect(code: number): boolean {
   if (code >= 3500 && code < 4000) return false;

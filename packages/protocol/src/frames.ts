@@ -42,6 +42,11 @@ export interface ConnectRequest {
   /** Free-form client name and version, for logs. */
   name?: string;
   version?: string;
+  /**
+   * Positions of server-side subscriptions (personal channels) the client held before it reconnected,
+   * by channel: they resume from there.
+   */
+  subs?: Record<string, { since: StreamPosition }>;
 }
 export interface ConnectResult {
   client: string;
@@ -136,6 +141,8 @@ export type ReplyFrame = { id: number; result: unknown } | { id?: number; error:
 export interface PushFrame {
   push:
     | { channel: string; pub: PublicationFrame }
+    /** The server subscribed the connection to the channel (a personal channel, or the server API). */
+    | { channel: string; subscribe: SubscribeResult }
     | { channel: string; unsubscribe: { code: number; reason: string } };
 }
 export interface ServerPingFrame {
