@@ -841,6 +841,8 @@ describe('GET /api/openapi.json', () => {
         '/api/openapi.json',
         '/api/publish',
         '/api/publish/batch',
+        '/api/subscribe',
+        '/api/unsubscribe',
       ].sort(),
     );
     expect(Object.keys(doc.paths['/api/publish'] ?? {})).toEqual(['post']);
