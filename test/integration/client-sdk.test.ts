@@ -13,6 +13,7 @@ import {
   Herald,
   ServerError,
   StateError,
+  UnsubscribeCode,
   type ClientState,
   type HeraldOptions,
   type Publication,
@@ -27,6 +28,7 @@ import { TEST_TOKEN_SECRET } from '../helpers/config.ts';
 const NAMESPACES: HeraldConfig['namespaces'] = {
   chat: { ...DEFAULT_NAMESPACE_OPTIONS, clientPublish: true },
   dm: { ...DEFAULT_NAMESPACE_OPTIONS, subscribe: 'private' },
+  user: { ...DEFAULT_NAMESPACE_OPTIONS, personal: true },
 };
 
 const clients: Herald[] = [];
@@ -137,6 +139,37 @@ describe('client SDK on the memory engine', () => {
     await herald.publish('dm:alice-bob', 'psst');
     await waitFor(() => received.length === 1, 3000, 'the private publication');
     expect((await ended).code).toBe(ErrorCode.PERMISSION_DENIED);
+  });
+
+  it("reports the server's subscriptions on the client: the personal channel, and those made through the API", async () => {
+    const client = newClient(herald.wsUrl, { getToken: () => token() });
+    const subscribed: string[] = [];
+    const received: unknown[] = [];
+    const unsubscribed: { channel: string; code: number }[] = [];
+    client.on('subscribed', ({ channel }) => subscribed.push(channel));
+    client.on('publication', ({ channel, data }) => received.push([channel, data]));
+    client.on('unsubscribed', ({ channel, code }) => unsubscribed.push({ channel, code }));
+    client.connect();
+    await waitFor(() => subscribed.length === 1, 3000, 'the personal channel');
+    expect(subscribed).toEqual(['user:alice']);
+    await herald.publish('user:alice', 'for alice');
+    const api = (path: string, body: unknown) =>
+      fetch(`${herald.url}/api${path}`, {
+        method: 'POST',
+        headers: { authorization: `apikey ${herald.config.apiKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    await api('/subscribe', { user: 'alice', channel: 'dm:team' });
+    await waitFor(() => subscribed.length === 2, 3000, 'the server-side subscription');
+    await herald.publish('dm:team', 'for the team');
+    await waitFor(() => received.length === 2, 3000, 'two publications');
+    expect(received).toEqual([
+      ['user:alice', 'for alice'],
+      ['dm:team', 'for the team'],
+    ]);
+    await api('/unsubscribe', { user: 'alice', channel: 'dm:team' });
+    await waitFor(() => unsubscribed.length === 1, 3000, 'the unsubscribe');
+    expect(unsubscribed).toEqual([{ channel: 'dm:team', code: UnsubscribeCode.SERVER }]);
   });
 
   it('rejects calls with Error subclasses carrying Herald codes', async () => {
@@ -257,9 +290,16 @@ describe('client SDK on Redis', () => {
     subscription.on('subscribing', ({ code }) => reasons.push(code));
     const subscribed: { wasRecovering: boolean; recovered: boolean }[] = [];
     subscription.on('subscribed', (context) => subscribed.push(context));
+    const personal: { wasRecovering: boolean; recovered: boolean }[] = [];
+    const personalReceived: unknown[] = [];
+    client.on('subscribed', ({ wasRecovering, recovered }) => personal.push({ wasRecovering, recovered }));
+    client.on('publication', ({ data }) => personalReceived.push(data));
     subscription.subscribe();
     client.connect();
     await subscription.ready();
+    await waitFor(() => personal.length === 1, 3000, 'the personal channel');
+    await first.publish('user:alice', 'before');
+    await waitFor(() => personalReceived.length === 1, 3000, 'the personal publication');
     let next = 1;
     const publish = async (count: number, through: TestHerald) => {
       for (const end = next + count; next < end; next++) await through.publish('chat:restart', next);
@@ -269,15 +309,21 @@ describe('client SDK on Redis', () => {
       await waitFor(() => received.length === 20, 3000, '20 publications');
       await first.close();
       await publish(30, other); // while the client is away
+      await other.publish('user:alice', 'during');
       const restarted = await startTestHerald({ ...config, port });
       try {
-        await waitFor(() => subscribed.length === 2, 5000, 'the resubscribe');
+        await waitFor(() => subscribed.length === 2 && personal.length === 2, 5000, 'the resubscribes');
         await publish(10, restarted);
         await waitFor(() => received.length === 60, 5000, '60 publications');
         expect(received.map((p) => p.data)).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
         expect(received.map((p) => p.offset)).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
         expect(subscribed[1]).toMatchObject({ wasRecovering: true, recovered: true });
         expect(reasons).toEqual([0, DisconnectCode.SHUTDOWN]);
+        expect(personal).toEqual([
+          { wasRecovering: false, recovered: false },
+          { wasRecovering: true, recovered: true },
+        ]);
+        expect(personalReceived).toEqual(['before', 'during']);
       } finally {
         client.disconnect();
         await restarted.close();

@@ -18,6 +18,7 @@ import {
   type PublicationFrame,
   type PublishResult,
   type ReplyFrame,
+  type SubscribeResult,
 } from '@herald/protocol';
 import { backoffDelay } from './backoff.ts';
 import { Emitter } from './emitter.ts';
@@ -29,7 +30,8 @@ import {
   StateError,
   TimeoutError,
 } from './errors.ts';
-import { Subscription, type SubscriptionOptions } from './subscription.ts';
+import { ServerSubscriptions, type ServerSubscribedContext } from './server-subscriptions.ts';
+import { Subscription, type Publication, type SubscriptionOptions } from './subscription.ts';
 import { openSse, sseUrlOf, type EventSourceConstructor, type FetchFunction } from './sse-transport.ts';
 import {
   openWebSocket,
@@ -82,6 +84,12 @@ export interface ClientEvents {
   disconnected: { readonly code: number; readonly reason: string };
   /** Something failed that the client handles by itself (a connection attempt, a token refresh). */
   error: { readonly error: HeraldError; readonly during: 'connect' | 'refresh' | 'transport' };
+  /** The server subscribed the client to a channel (a personal channel, or through the server API). */
+  subscribed: ServerSubscribedContext;
+  /** A publication on a channel the server subscribed the client to. */
+  publication: Publication<unknown>;
+  /** The server ended one of its subscriptions. */
+  unsubscribed: { readonly channel: string; readonly code: number; readonly reason: string };
 }
 
 interface PendingCall {
@@ -123,6 +131,11 @@ export class Herald extends Emitter<ClientEvents> {
   #connectedAt: number | undefined;
   #lastHeard = 0;
   #token: string | undefined;
+  readonly #serverSubscriptions = new ServerSubscriptions({
+    subscribed: (context) => this.emit('subscribed', context),
+    publication: (publication) => this.emit('publication', publication),
+    unsubscribed: (context) => this.emit('unsubscribed', context),
+  });
   /** Whether `connect` went out on the current transport: later commands may follow it. */
   #connectSent = false;
   readonly #transportNames: readonly TransportName[];
@@ -289,10 +302,12 @@ export class Herald extends Emitter<ClientEvents> {
   #onOpen(transport: Transport): void {
     if (transport !== this.#transport) return;
     const { name, version } = this.#options;
+    const subs = this.#serverSubscriptions.takeSubs();
     const params = {
       ...(this.#token === undefined || this.#token === '' ? {} : { token: this.#token }),
       ...(name === undefined ? {} : { name }),
       ...(version === undefined ? {} : { version }),
+      ...(subs === undefined ? {} : { subs }),
     };
     this.#request(
       'connect',
@@ -316,6 +331,7 @@ export class Herald extends Emitter<ClientEvents> {
     clearTimeout(this.#connectTimer);
     this.#connectedAt = Date.now();
     this.#workingTransport = transport.name;
+    this.#serverSubscriptions.connected();
     this.#clientId = result.client;
     this.#pingLimitMs = result.ping * 1000 + PING_GRACE_MS;
     this.#watchPings();
@@ -497,8 +513,9 @@ export class Herald extends Emitter<ClientEvents> {
   }
 
   #onPush(transport: Transport, push: Record<string, unknown>): boolean {
-    const subscription = this.#subscriptions.get(push['channel'] as string);
-    if (subscription === undefined) return true;
+    const channel = push['channel'] as string;
+    const subscription = this.#subscriptions.get(channel);
+    if (subscription === undefined) return this.#onServerPush(transport, channel, push);
     if ('pub' in push) {
       if (subscription.onPublication(push['pub'] as PublicationFrame)) return true;
       // The stream broke (a gap the server did not catch): reconnect and recover from the last position.
@@ -507,6 +524,20 @@ export class Herald extends Emitter<ClientEvents> {
     }
     const ended = push['unsubscribe'] as { code: number; reason: string } | undefined;
     if (ended !== undefined) subscription.onServerUnsubscribe(ended.code, ended.reason);
+    return true;
+  }
+
+  /** A push on a channel the app has no subscription object for: a server-side subscription. */
+  #onServerPush(transport: Transport, channel: string, push: Record<string, unknown>): boolean {
+    const server = this.#serverSubscriptions;
+    if ('subscribe' in push) server.onSubscribe(channel, push['subscribe'] as SubscribeResult);
+    else if ('pub' in push && !server.onPublication(channel, push['pub'] as PublicationFrame)) {
+      transport.close(DisconnectCode.INSUFFICIENT_STATE, 'publication out of order');
+      return false;
+    } else if ('unsubscribe' in push) {
+      const { code, reason } = push['unsubscribe'] as { code: number; reason: string };
+      server.onUnsubscribe(channel, code, reason);
+    }
     return true;
   }
 

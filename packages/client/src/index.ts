@@ -20,10 +20,12 @@ export {
 } from './errors.ts';
 export { backoffDelay, type BackoffOptions } from './backoff.ts';
 export type { TransportName, WebSocketConstructor, WebSocketLike } from './transport.ts';
+export type { ServerSubscribedContext } from './server-subscriptions.ts';
 export type { EventSourceConstructor, EventSourceLike, FetchFunction } from './sse-transport.ts';
 export {
   DisconnectCode,
   ErrorCode,
+  UnsubscribeCode,
   type ClientInfo,
   type HistoryResult,
   type JsonValue,
