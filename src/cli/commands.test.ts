@@ -124,6 +124,16 @@ describe('herald token', () => {
     expect(claims.channels?.('other')).toBe(false);
   });
 
+  it('mints a channel token for a private channel with --channel', async () => {
+    const { code, token } = await mint(['--user', 'alice', '--channel', 'dm:alice-bob']);
+    expect(code).toBe(0);
+    await expect(new TokenVerifier({ secret: SECRET }).verifyChannel(token)).resolves.toMatchObject({
+      user: 'alice',
+      channel: 'dm:alice-bob',
+    });
+    expect((await mint(['--user', 'alice', '--channel', 'bad channel'])).code).not.toBe(0);
+  });
+
   it('mints a token without expiry for --ttl 0', async () => {
     const { token } = await mint(['--user', 'svc', '--ttl', '0']);
     expect(decodeJwt(token).exp).toBeUndefined();

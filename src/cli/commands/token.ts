@@ -2,6 +2,7 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { JsonValue } from '@herald/protocol';
 import { mintToken } from '../../auth/tokens.ts';
+import { channelNameProblem } from '../../core/channel.ts';
 import { isValidPattern } from '../../core/pattern.ts';
 import { ConfigError, loadConfig } from '../../config/load.ts';
 import { splitList } from '../../config/schema.ts';
@@ -12,6 +13,7 @@ import { CliError, EXIT_USAGE, type CliIo } from './io.ts';
 interface TokenOptions {
   user: string;
   channels?: string[];
+  channel?: string;
   ttl: number;
   info?: string;
   tokenSecret?: string;
@@ -29,6 +31,11 @@ export function registerToken(program: Command, io: CliIo): void {
       '--channels <list>',
       'comma-separated channels or patterns the token may subscribe to, e.g. chat:*,news',
       parseChannels,
+    )
+    .option(
+      '--channel <name>',
+      'mint a channel token for this private channel instead of a connection token',
+      parseChannel,
     )
     .addOption(
       new Option('--ttl <duration>', 'lifetime such as 30m, 1h, 7d; 0 = never expires')
@@ -48,6 +55,12 @@ export function registerToken(program: Command, io: CliIo): void {
     .action((options: TokenOptions) => token(options, io));
 }
 
+function parseChannel(value: string): string {
+  const problem = channelNameProblem(value);
+  if (problem !== undefined) throw new InvalidArgumentError(problem);
+  return value;
+}
+
 async function token(options: TokenOptions, io: CliIo): Promise<void> {
   if (options.user.trim() === '') throw new CliError('error: --user must not be empty', EXIT_USAGE);
   const info = options.info === undefined ? undefined : parseInfo(options.info);
@@ -56,6 +69,7 @@ async function token(options: TokenOptions, io: CliIo): Promise<void> {
     user: options.user,
     ...(options.ttl === 0 ? {} : { ttlSeconds: options.ttl }),
     ...(options.channels === undefined ? {} : { channels: options.channels }),
+    ...(options.channel === undefined ? {} : { channel: options.channel }),
     ...(info === undefined ? {} : { info }),
   });
   io.writeOut(`${jwt}\n`);
