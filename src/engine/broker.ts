@@ -3,6 +3,7 @@
  * publications to every node subscribed to a channel. The node calls it; it calls back only through
  * the handler given to `start`, and knows nothing about clients.
  */
+import type { PresenceStore } from './presence.ts';
 import { HeraldError } from '../core/errors.ts';
 import type { ClientInfo, Publication, StreamPosition } from '../core/publication.ts';
 
@@ -73,7 +74,7 @@ export interface BrokerEventHandler {
   onDeliveryInterrupted(): void;
 }
 
-export interface Broker {
+export interface Broker extends PresenceStore {
   /** "memory" or "redis", for info and logs. */
   readonly kind: string;
   /** Whether the engine can serve requests now (Redis reachable); readiness derives from it. */

@@ -324,5 +324,67 @@ export function brokerConformance(name: string, createBroker: (scope: string) =>
         await other.close();
       }
     });
+
+    describe('presence', () => {
+      const alice1 = { client: 'c-alice-1', user: 'alice', info: { name: 'Alice' } };
+      const alice2 = { client: 'c-alice-2', user: 'alice' };
+      const bob = { client: 'c-bob', user: 'bob' };
+
+      async function readAll(): Promise<string[]> {
+        const clients: string[] = [];
+        let cursor: string | undefined;
+        for (let pages = 0; pages < 1000; pages++) {
+          const page = await broker.presence(channel, cursor, 2);
+          clients.push(...page.clients.map((entry) => entry.client));
+          cursor = page.cursor;
+          if (cursor === undefined) break;
+        }
+        return [...new Set(clients)].sort();
+      }
+
+      it('lists the clients present with their info, and counts clients and distinct users', async () => {
+        await broker.presenceAdd(channel, [alice1, alice2], 60_000);
+        await broker.presenceAdd(channel, [bob], 60_000);
+        expect(await broker.presenceStats(channel)).toEqual({ clients: 3, users: 2 });
+        const page = await broker.presence(channel, undefined, 100);
+        expect(page.cursor).toBeUndefined();
+        expect(page.clients.find((entry) => entry.client === 'c-alice-1')).toEqual(alice1);
+        expect(await readAll()).toEqual(['c-alice-1', 'c-alice-2', 'c-bob']);
+        expect(await broker.presenceStats(`${channel}-empty`)).toEqual({ clients: 0, users: 0 });
+      });
+
+      it('counts a refreshed client once, and removes clients at once', async () => {
+        await broker.presenceAdd(channel, [alice1, alice2, bob], 60_000);
+        await broker.presenceAdd(channel, [alice1, bob], 60_000);
+        expect(await broker.presenceStats(channel)).toEqual({ clients: 3, users: 2 });
+        await broker.presenceRemove(channel, [alice1]);
+        expect(await broker.presenceStats(channel)).toEqual({ clients: 2, users: 2 });
+        await broker.presenceRemove(channel, [alice2, alice2]);
+        expect(await broker.presenceStats(channel)).toEqual({ clients: 1, users: 1 });
+        expect(await readAll()).toEqual(['c-bob']);
+      });
+
+      it('drops clients that were not refreshed in time', async () => {
+        await broker.presenceAdd(channel, [alice1], 100);
+        await broker.presenceAdd(channel, [bob], 60_000);
+        await new Promise((resolve) => setTimeout(resolve, 250));
+        expect(await broker.presenceStats(channel)).toEqual({ clients: 1, users: 1 });
+        expect(await readAll()).toEqual(['c-bob']);
+      });
+
+      it('pages through many clients', async () => {
+        const many = Array.from({ length: 1200 }, (_, i) => ({ client: `c-${i}`, user: `u-${i % 300}` }));
+        await broker.presenceAdd(channel, many, 60_000);
+        expect(await broker.presenceStats(channel)).toEqual({ clients: 1200, users: 300 });
+        const clients: string[] = [];
+        let cursor: string | undefined;
+        do {
+          const page = await broker.presence(channel, cursor, 500);
+          clients.push(...page.clients.map((entry) => entry.client));
+          cursor = page.cursor;
+        } while (cursor !== undefined);
+        expect(new Set(clients).size).toBe(1200);
+      });
+    });
   });
 }

@@ -4,6 +4,8 @@
  * per publication, history is capped and expires after its lifetime, the epoch outlives the history
  * (so a reader can tell "expired" from "new channel") and changes only when the channel's state is lost.
  */
+import { MemoryPresence } from './memory-presence.ts';
+import type { PresenceEntry, PresencePage, PresenceStats } from '../presence.ts';
 import { randomBytes } from 'node:crypto';
 import type { Publication, StreamPosition } from '../../core/publication.ts';
 import type {
@@ -63,6 +65,7 @@ export function newEpoch(): string {
 }
 
 export class MemoryBroker implements Broker {
+  readonly #presence = new MemoryPresence();
   readonly kind = 'memory';
   readonly ready = true;
   readonly #channels = new Map<string, ChannelState>();
@@ -161,6 +164,22 @@ export class MemoryBroker implements Broker {
   async publishControl(message: string, _to?: string): Promise<void> {
     const handler = this.#handler;
     queueMicrotask(() => handler?.onControl(message));
+  }
+
+  presenceAdd(channel: string, entries: readonly PresenceEntry[], ttlMs: number): Promise<void> {
+    return this.#presence.presenceAdd(channel, entries, ttlMs);
+  }
+
+  presenceRemove(channel: string, entries: readonly PresenceEntry[]): Promise<void> {
+    return this.#presence.presenceRemove(channel, entries);
+  }
+
+  presence(channel: string, cursor: string | undefined, limit: number): Promise<PresencePage> {
+    return this.#presence.presence(channel, cursor, limit);
+  }
+
+  presenceStats(channel: string): Promise<PresenceStats> {
+    return this.#presence.presenceStats(channel);
   }
 
   async close(): Promise<void> {

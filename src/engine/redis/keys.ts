@@ -27,6 +27,15 @@ export class RedisKeys {
     return `${this.#prefix}i:{${channel}}:${key}`;
   }
 
+  /** Presence: the clients present (sorted set by expiry), their entries, and clients per user. */
+  presence(channel: string): [members: string, entries: string, users: string] {
+    return [
+      `${this.#prefix}pm:{${channel}}`,
+      `${this.#prefix}pe:{${channel}}`,
+      `${this.#prefix}pu:{${channel}}`,
+    ];
+  }
+
   /** The pub/sub channel that carries the channel's publications. */
   pubsub(channel: string): string {
     return `${this.#prefix}p:{${channel}}`;

@@ -18,6 +18,7 @@ import {
   type PublishResult,
 } from '../broker.ts';
 import { newEpoch } from '../memory/memory-broker.ts';
+import type { PresenceEntry, PresencePage, PresenceStats } from '../presence.ts';
 import {
   createRedisConnection,
   redisScript,
@@ -35,6 +36,7 @@ const PUBLISH_BATCH = script('publish-batch.lua');
 const HISTORY = script('history.lua');
 const REMOVE_HISTORY = script('remove-history.lua');
 const END_EPOCH = script('end-epoch.lua');
+const PRESENCE = script('presence.lua');
 
 export interface RedisBrokerOptions extends RedisConnectionOptions {
   /** Prefix of every key and pub/sub channel (HERALD_REDIS_PREFIX). Default "herald:". */
@@ -234,6 +236,39 @@ export class RedisBroker implements Broker {
    * Runs a Redis call, failing fast with HERALD_ERR_ENGINE_UNAVAILABLE when Redis cannot be reached
    * and giving up on an answer after the command timeout.
    */
+  async presenceAdd(channel: string, entries: readonly PresenceEntry[], ttlMs: number): Promise<void> {
+    const args = ['add', String(ttlMs)];
+    for (const { client, user, info } of entries) {
+      args.push(client, user, JSON.stringify(info === undefined ? { client, user } : { client, user, info }));
+    }
+    await this.#call(() => this.#connection.run(PRESENCE, this.#keys.presence(channel), args));
+  }
+
+  async presenceRemove(channel: string, entries: readonly PresenceEntry[]): Promise<void> {
+    const args = ['remove', ...entries.map((entry) => entry.client)];
+    await this.#call(() => this.#connection.run(PRESENCE, this.#keys.presence(channel), args));
+  }
+
+  async presence(channel: string, cursor: string | undefined, limit: number): Promise<PresencePage> {
+    const args = ['page', cursor ?? '0', String(limit)];
+    const [next, fields] = (await this.#call(() =>
+      this.#connection.run(PRESENCE, this.#keys.presence(channel), args),
+    )) as [string, string[]];
+    const clients: PresenceEntry[] = [];
+    for (let i = 1; i < fields.length; i += 2) {
+      const value = fields[i] ?? '';
+      clients.push(JSON.parse(value.slice(value.indexOf('\t') + 1)) as PresenceEntry);
+    }
+    return { clients, cursor: next === '0' ? undefined : next };
+  }
+
+  async presenceStats(channel: string): Promise<PresenceStats> {
+    const [clients, users] = (await this.#call(() =>
+      this.#connection.run(PRESENCE, this.#keys.presence(channel), ['stats']),
+    )) as [number, number];
+    return { clients, users };
+  }
+
   async #call<T>(operation: () => Promise<T>): Promise<T> {
     if (!this.#connection.ready) {
       throw new HeraldError('HERALD_ERR_ENGINE_UNAVAILABLE', 'Redis is not reachable');

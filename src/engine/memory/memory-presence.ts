@@ -1,0 +1,69 @@
+/** Presence inside one process (the memory engine). */
+import type { PresenceEntry, PresencePage, PresenceStats, PresenceStore } from '../presence.ts';
+
+interface ChannelPresence {
+  readonly members: Map<string, { entry: PresenceEntry; expiresAt: number }>;
+  readonly users: Map<string, number>;
+}
+
+export class MemoryPresence implements PresenceStore {
+  readonly #channels = new Map<string, ChannelPresence>();
+
+  async presenceAdd(channel: string, entries: readonly PresenceEntry[], ttlMs: number): Promise<void> {
+    let presence = this.#channels.get(channel);
+    if (presence === undefined)
+      this.#channels.set(channel, (presence = { members: new Map(), users: new Map() }));
+    const expiresAt = Date.now() + ttlMs;
+    for (const entry of entries) {
+      if (!presence.members.has(entry.client)) {
+        presence.users.set(entry.user, (presence.users.get(entry.user) ?? 0) + 1);
+      }
+      presence.members.set(entry.client, { entry, expiresAt });
+    }
+  }
+
+  async presenceRemove(channel: string, entries: readonly PresenceEntry[]): Promise<void> {
+    const presence = this.#channels.get(channel);
+    if (presence === undefined) return;
+    for (const { client } of entries) this.#remove(channel, presence, client);
+  }
+
+  async presence(channel: string, cursor: string | undefined, limit: number): Promise<PresencePage> {
+    const presence = this.#pruned(channel);
+    if (presence === undefined) return { clients: [], cursor: undefined };
+    const clients = [...presence.members.keys()].sort();
+    const start = cursor === undefined ? 0 : clients.findIndex((client) => client > cursor);
+    const page = start < 0 ? [] : clients.slice(start, start + limit);
+    const last = page.at(-1);
+    const more = last !== undefined && clients.at(-1) !== last;
+    return {
+      clients: page.map((client) => presence.members.get(client)?.entry).filter((e) => e !== undefined),
+      cursor: more ? last : undefined,
+    };
+  }
+
+  async presenceStats(channel: string): Promise<PresenceStats> {
+    const presence = this.#pruned(channel);
+    return { clients: presence?.members.size ?? 0, users: presence?.users.size ?? 0 };
+  }
+
+  #pruned(channel: string): ChannelPresence | undefined {
+    const presence = this.#channels.get(channel);
+    if (presence === undefined) return undefined;
+    const now = Date.now();
+    for (const [client, { expiresAt }] of presence.members) {
+      if (expiresAt <= now) this.#remove(channel, presence, client);
+    }
+    return this.#channels.get(channel);
+  }
+
+  #remove(channel: string, presence: ChannelPresence, client: string): void {
+    const member = presence.members.get(client);
+    if (member === undefined) return;
+    presence.members.delete(client);
+    const left = (presence.users.get(member.entry.user) ?? 1) - 1;
+    if (left > 0) presence.users.set(member.entry.user, left);
+    else presence.users.delete(member.entry.user);
+    if (presence.members.size === 0) this.#channels.delete(channel);
+  }
+}

@@ -1,0 +1,50 @@
+-- A channel's presence: add or refresh clients, remove them, read a page, or count them.
+--
+-- KEYS[1]  sorted set: client id -> expiry time (ms, Redis clock)
+-- KEYS[2]  hash: client id -> "<user>\t<entry JSON>"
+-- KEYS[3]  hash: user -> number of its clients present (HLEN = distinct users)
+-- ARGV[1]  operation: add | remove | page | stats
+--   add     ARGV[2] ttl (ms), then triples: client, user, entry JSON
+--   remove  clients
+--   page    ARGV[2] cursor ("0" for the first page), ARGV[3] count
+--   stats   -
+-- Expired clients (their node stopped refreshing them) are removed, up to 1000 per call, before
+-- every page and stats read.
+local now_parts = redis.call('time')
+local now = tonumber(now_parts[1]) * 1000 + math.floor(tonumber(now_parts[2]) / 1000)
+
+local function remove(client)
+  if redis.call('zrem', KEYS[1], client) == 0 then return end
+  local value = redis.call('hget', KEYS[2], client)
+  redis.call('hdel', KEYS[2], client)
+  if not value then return end
+  local user = string.sub(value, 1, string.find(value, '\t', 1, true) - 1)
+  if redis.call('hincrby', KEYS[3], user, -1) <= 0 then redis.call('hdel', KEYS[3], user) end
+end
+
+local function prune()
+  local expired = redis.call('zrangebyscore', KEYS[1], '-inf', now, 'LIMIT', 0, 1000)
+  for _, client in ipairs(expired) do remove(client) end
+end
+
+local op = ARGV[1]
+if op == 'add' then
+  local ttl = tonumber(ARGV[2])
+  local expiry = now + ttl
+  for i = 3, #ARGV, 3 do
+    local client, user = ARGV[i], ARGV[i + 1]
+    if redis.call('zadd', KEYS[1], expiry, client) == 1 then redis.call('hincrby', KEYS[3], user, 1) end
+    redis.call('hset', KEYS[2], client, user .. '\t' .. ARGV[i + 2])
+  end
+  for i = 1, 3 do redis.call('pexpire', KEYS[i], ttl) end
+  return 0
+elseif op == 'remove' then
+  for i = 2, #ARGV do remove(ARGV[i]) end
+  return 0
+elseif op == 'page' then
+  prune()
+  return redis.call('hscan', KEYS[2], ARGV[2], 'COUNT', ARGV[3])
+else
+  prune()
+  return { redis.call('zcard', KEYS[1]), redis.call('hlen', KEYS[3]) }
+end
