@@ -12,6 +12,7 @@ import { registerOpenApiGenerator, registerOpenApiRoute } from './openapi.ts';
 import { registerChannelsRoute } from './routes/channels.ts';
 import { registerDisconnectRoute } from './routes/disconnect.ts';
 import { registerUserSubscriptionRoutes } from './routes/user-subscriptions.ts';
+import { registerPresenceRoutes } from './routes/presence.ts';
 import { registerHistoryRoute } from './routes/history.ts';
 import { registerInfoRoute } from './routes/info.ts';
 import { registerPublishRoutes } from './routes/publish.ts';
@@ -42,6 +43,7 @@ export async function registerApi(app: FastifyInstance, options: ApiOptions): Pr
         registerInfoRoute(secured, options.node);
         registerDisconnectRoute(secured, options.node);
         registerUserSubscriptionRoutes(secured, options.node);
+        registerPresenceRoutes(secured, options.node);
       });
     },
     { prefix: API_PREFIX },

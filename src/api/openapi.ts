@@ -33,6 +33,7 @@ export async function registerOpenApiGenerator(api: FastifyInstance, version: st
       tags: [
         { name: 'publishing', description: 'Send data to channels.' },
         { name: 'history', description: "Read a channel's stored publications." },
+        { name: 'presence', description: 'Who is subscribed to a channel, on every node.' },
         { name: 'channels', description: 'Channels with subscribers.' },
         { name: 'connections', description: 'Act on client connections.' },
         { name: 'server', description: 'The server itself.' },

@@ -49,10 +49,16 @@ export interface HeraldConfig {
   readonly maxSubscriptionsPerConnection: number;
   /** Connections one user may hold on one node (HERALD_MAX_CONNECTIONS_PER_USER); 0 = no limit. Default 0. */
   readonly maxConnectionsPerUser: number;
-  /** Commands a connection may send per second, bursts of twice that (HERALD_COMMAND_RATE); 0 = no limit. Default 100. */
+  /** Commands a connection may send per second, bursts of twice that plus maxSubscriptionsPerConnection (HERALD_COMMAND_RATE); 0 = no limit. Default 100. */
   readonly commandRate: number;
   /** Publishes a connection may send per second, bursts of twice that (HERALD_PUBLISH_RATE); 0 = no limit. Default 20. */
   readonly publishRate: number;
+  /**
+   * How long a client stays in presence after its node last refreshed it, ms (HERALD_PRESENCE_TTL).
+   * Nodes refresh their clients every third of it, so a node that dies drops out of presence within
+   * this time. Default 30 s.
+   */
+  readonly presenceTtlMs: number;
   /** Interval between server pings, ms. Default 25 s. */
   readonly pingIntervalMs: number;
   /** How long a client may take to answer a ping, ms. Default 10 s. */

@@ -34,6 +34,7 @@ export const CONFIG_DEFAULTS = {
   maxConnectionsPerUser: 0,
   commandRate: 100,
   publishRate: 20,
+  presenceTtlMs: 30_000,
   pingIntervalMs: 25_000,
   pongTimeoutMs: 10_000,
   connectTimeoutMs: 10_000,
@@ -150,6 +151,7 @@ function buildConfig(values: ScalarValues, file: Layer | undefined): HeraldConfi
     maxConnectionsPerUser: values.maxConnectionsPerUser ?? CONFIG_DEFAULTS.maxConnectionsPerUser,
     commandRate: values.commandRate ?? CONFIG_DEFAULTS.commandRate,
     publishRate: values.publishRate ?? CONFIG_DEFAULTS.publishRate,
+    presenceTtlMs: values.presenceTtl ?? CONFIG_DEFAULTS.presenceTtlMs,
     pingIntervalMs: values.pingInterval ?? CONFIG_DEFAULTS.pingIntervalMs,
     pongTimeoutMs: values.pongTimeout ?? CONFIG_DEFAULTS.pongTimeoutMs,
     connectTimeoutMs: values.connectTimeout ?? CONFIG_DEFAULTS.connectTimeoutMs,
@@ -175,6 +177,7 @@ function applyNamespace(base: NamespaceOptions, patch: NamespaceInput): Namespac
     clientHistory: patch.clientHistory ?? base.clientHistory,
     clientPresence: patch.clientPresence ?? base.clientPresence,
     personal: patch.personal ?? base.personal,
+    presence: patch.presence ?? base.presence,
   };
 }
 

@@ -167,6 +167,7 @@ export const namespaceInputSchema = z.strictObject(
     clientHistory: boolean.optional(),
     clientPresence: boolean.optional(),
     personal: boolean.optional(),
+    presence: boolean.optional(),
   },
   { error: 'must be an object' },
 );
@@ -202,6 +203,7 @@ const scalarShape = {
   maxConnectionsPerUser: integer(0).optional(),
   commandRate: integer(0).optional(),
   publishRate: integer(0).optional(),
+  presenceTtl: duration(1000, 3_600_000).optional(),
   pingInterval: duration(1, MAX_TIMER_MS).optional(),
   pongTimeout: duration(1, MAX_TIMER_MS).optional(),
   connectTimeout: duration(1, MAX_TIMER_MS).optional(),
@@ -258,6 +260,7 @@ export const SCALAR_NAMES: Readonly<Record<ScalarKey, ScalarName>> = {
   },
   commandRate: { env: 'HERALD_COMMAND_RATE', flag: 'command-rate', kind: 'int' },
   publishRate: { env: 'HERALD_PUBLISH_RATE', flag: 'publish-rate', kind: 'int' },
+  presenceTtl: { env: 'HERALD_PRESENCE_TTL', flag: 'presence-ttl', kind: 'text' },
   pingInterval: { env: 'HERALD_PING_INTERVAL', flag: 'ping-interval', kind: 'text' },
   pongTimeout: { env: 'HERALD_PONG_TIMEOUT', flag: 'pong-timeout', kind: 'text' },
   connectTimeout: { env: 'HERALD_CONNECT_TIMEOUT', flag: 'connect-timeout', kind: 'text' },

@@ -35,6 +35,7 @@ export const ERRORS = {
   HERALD_ERR_TOO_MANY_CONNECTIONS: { wire: ErrorCode.TOO_MANY_CONNECTIONS, http: 429, temporary: true },
   HERALD_ERR_COMMAND_RATE_LIMITED: { wire: ErrorCode.COMMAND_RATE_LIMITED, http: 429, temporary: true },
   HERALD_ERR_PUBLISH_RATE_LIMITED: { wire: ErrorCode.PUBLISH_RATE_LIMITED, http: 429, temporary: true },
+  HERALD_ERR_PRESENCE_DISABLED: { wire: ErrorCode.PRESENCE_DISABLED, http: 400, temporary: false },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorName = keyof typeof ERRORS;

@@ -33,6 +33,8 @@ export interface NamespaceOptions {
    * connections are subscribed to by the server when they connect. Default false.
    */
   readonly personal: boolean;
+  /** Whether the namespace's channels keep presence (who is subscribed, on every node). Default false. */
+  readonly presence: boolean;
 }
 
 export const DEFAULT_NAMESPACE_OPTIONS: NamespaceOptions = {
@@ -44,6 +46,7 @@ export const DEFAULT_NAMESPACE_OPTIONS: NamespaceOptions = {
   clientHistory: true,
   clientPresence: true,
   personal: false,
+  presence: false,
 };
 
 /** Resolves channel names to their namespace's options. */

@@ -24,7 +24,7 @@ export interface PresencePage {
 export interface PresenceStats {
   /** Clients present. */
   readonly clients: number;
-  /** Distinct users among them. */
+  /** Distinct users among them (anonymous clients, user "", are not counted as users). */
   readonly users: number;
 }
 

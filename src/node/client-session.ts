@@ -23,6 +23,8 @@ import {
   asParams,
   parseConnect,
   parseHistory,
+  parsePresence,
+  parsePresenceStats,
   parsePublish,
   parseRefresh,
   parseSubscribe,
@@ -106,11 +108,17 @@ export class ClientSession implements Flushable, Beating, RunSubscriber {
     this.#transport = transport;
     this.transportName = transportName;
     this.#connectDeadline = Date.now() + node.config.connectTimeoutMs;
-    this.#commandBucket = new TokenBucket(node.config.commandRate, node.config.commandRate * 2);
+    // The burst also covers a reconnect that resubscribes every subscription a connection may hold.
+    const { commandRate, maxSubscriptionsPerConnection } = node.config;
+    this.#commandBucket = new TokenBucket(commandRate, commandRate * 2 + maxSubscriptionsPerConnection);
   }
 
   get user(): string {
     return this.#user;
+  }
+  /** The `info` claim of the client's token. */
+  get info(): JsonValue | undefined {
+    return this.#info;
   }
   get identity(): Identity {
     return this.#identity;
@@ -416,7 +424,7 @@ export class ClientSession implements Flushable, Beating, RunSubscriber {
     }
     if (!this.#commandBucket.take()) {
       const rate = this.#node.config.commandRate;
-      const problem = `more than ${rate} commands a second (bursts of ${rate * 2}): slow down`;
+      const problem = `more than ${rate} commands a second: slow down`;
       this.#replyError(id, new HeraldError('HERALD_ERR_COMMAND_RATE_LIMITED', problem));
       return;
     }
@@ -523,6 +531,24 @@ export class ClientSession implements Flushable, Beating, RunSubscriber {
       }
       case 'refresh':
         return { result: JSON.stringify(await this.#refresh(params)) };
+      case 'presence': {
+        const request = parsePresence(params);
+        const page = await this.#node.clientPresence(
+          this.#identity,
+          request,
+          this.#isSubscribed(request.channel),
+        );
+        return { result: JSON.stringify(page.cursor === undefined ? { clients: page.clients } : page) };
+      }
+      case 'presence_stats': {
+        const { channel } = parsePresenceStats(params);
+        const stats = await this.#node.clientPresenceStats(
+          this.#identity,
+          channel,
+          this.#isSubscribed(channel),
+        );
+        return { result: JSON.stringify(stats) };
+      }
     }
   }
 

@@ -152,3 +152,24 @@ export function parseHistory(params: Params): HistoryRequest {
 export function parseRefresh(params: Params): RefreshRequest {
   return { token: requiredString(params, 'token', TOKEN_MAX) };
 }
+
+/** Most clients one presence page may ask for. */
+export const PRESENCE_MAX_LIMIT = 1000;
+const PRESENCE_DEFAULT_LIMIT = 100;
+
+export function parsePresence(params: Params): { channel: string; cursor?: string; limit: number } {
+  const channel = channelOf(params);
+  const cursor = optionalString(params, 'cursor', 256);
+  const limit = params['limit'];
+  if (
+    limit !== undefined &&
+    (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1 || limit > PRESENCE_MAX_LIMIT)
+  ) {
+    throw bad(`"limit" must be an integer from 1 to ${PRESENCE_MAX_LIMIT}`);
+  }
+  return { channel, ...(cursor === undefined ? {} : { cursor }), limit: limit ?? PRESENCE_DEFAULT_LIMIT };
+}
+
+export function parsePresenceStats(params: Params): { channel: string } {
+  return { channel: channelOf(params) };
+}

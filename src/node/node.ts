@@ -39,6 +39,8 @@ import { ChannelFanOut } from './channel-fanout.ts';
 import { FlushScheduler } from './flush-scheduler.ts';
 import { Heartbeat } from './heartbeat.ts';
 import { Hub } from './hub.ts';
+import { PresenceTracker } from './presence-tracker.ts';
+import type { PresencePage, PresenceStats } from '../engine/presence.ts';
 
 export type { NodeInfo };
 
@@ -128,6 +130,7 @@ export class HeraldNode {
   readonly #engineSubscriptions: EngineSubscriptions;
   readonly #streams: ChannelStreams;
   readonly #control: ControlPlane;
+  readonly #presence: PresenceTracker<ClientSession>;
   /** Every open session, connected or not yet: shutdown must close them all. */
   readonly #sessions = new Set<ClientSession>();
   #maintenanceTimer: NodeJS.Timeout | undefined;
@@ -174,6 +177,13 @@ export class HeraldNode {
         if (historyPolicy(this.#rules.forChannel(channel)) !== undefined) this.#streams.open(channel);
       },
       onUnsubscribed: (channel) => this.#streams.close(channel),
+    });
+    this.#presence = new PresenceTracker<ClientSession>({
+      store: this.#broker,
+      ttlMs: options.config.presenceTtlMs,
+      logger: this.logger,
+      tracked: (channel) => this.#rules.forChannel(channel).presence,
+      channels: () => this.hub.channels(),
     });
     this.#control = new ControlPlane({
       broker: this.#broker,
@@ -227,6 +237,8 @@ export class HeraldNode {
     clearInterval(this.#maintenanceTimer);
     for (const session of [...this.#sessions]) session.disconnect(DisconnectCode.SHUTDOWN, 'shutdown');
     this.#heartbeat.stop();
+    // The clients just closed leave presence at once rather than when their entries expire.
+    await this.#presence.close();
     await this.#control.stop();
     // Unsubscribes in flight are not worth waiting long for: closing the engine ends them all.
     await Promise.race([this.#engineSubscriptions.settle(), delay(SHUTDOWN_SETTLE_MS)]);
@@ -310,6 +322,7 @@ export class HeraldNode {
   ): Promise<SubscribeOutcome> {
     const options = this.#rules.forChannel(channel);
     this.hub.subscribe(channel, session);
+    this.#presence.join(channel, session);
     await this.#engineSubscriptions.sync(channel);
     const policy = historyPolicy(options);
     if (policy === undefined) {
@@ -330,6 +343,7 @@ export class HeraldNode {
   }
 
   unsubscribeClient(session: ClientSession, channel: string): void {
+    if (this.hub.subscribers(channel)?.has(session) === true) this.#presence.leave(channel, session);
     // While shutting down, closing the engine drops every subscription at once.
     if (this.hub.unsubscribe(channel, session) && !this.#closing) {
       this.#engineSubscriptions.sync(channel).catch((err: unknown) => {
@@ -364,7 +378,44 @@ export class HeraldNode {
     return { publications: result.publications, position: { offset: result.offset, epoch: result.epoch } };
   }
 
+  async clientPresence(
+    identity: Identity,
+    request: { channel: string; cursor?: string; limit: number },
+    subscribed: boolean,
+  ): Promise<PresencePage> {
+    checkRead(identity, this.#rules.forChannel(request.channel), request.channel, subscribed, 'presence');
+    return this.presence(request.channel, request.cursor, request.limit);
+  }
+
+  async clientPresenceStats(
+    identity: Identity,
+    channel: string,
+    subscribed: boolean,
+  ): Promise<PresenceStats> {
+    checkRead(identity, this.#rules.forChannel(channel), channel, subscribed, 'presence');
+    return this.presenceStats(channel);
+  }
+
   // ---- Server API ----
+
+  /** A page of the clients subscribed to `channel` on every node. */
+  async presence(channel: string, cursor: string | undefined, limit: number): Promise<PresencePage> {
+    this.#assertPresence(channel);
+    return this.#broker.presence(channel, cursor, limit);
+  }
+
+  /** How many clients (and distinct users) are subscribed to `channel` on every node. */
+  async presenceStats(channel: string): Promise<PresenceStats> {
+    this.#assertPresence(channel);
+    return this.#broker.presenceStats(channel);
+  }
+
+  #assertPresence(channel: string): void {
+    assertChannel(channel);
+    if (!this.#rules.forChannel(channel).presence) {
+      throw new HeraldError('HERALD_ERR_PRESENCE_DISABLED', `${channel} keeps no presence`);
+    }
+  }
 
   /** Publishes JSON text `data` to a channel; resolves once the engine stored and sent it. */
   async publish(

@@ -147,6 +147,7 @@ describe('limits', () => {
     limited = await startTestHerald({
       namespaces: { chat: namespace({ clientPublish: true }) },
       maxConnectionsPerUser: 2,
+      maxSubscriptionsPerConnection: 2,
       commandRate: 5,
       publishRate: 1,
     });
@@ -158,11 +159,12 @@ describe('limits', () => {
       await limited.client(),
       await limited.client({ token: await limited.token({ user: 'bob' }) }),
     ];
-    // connect took one token of the burst of 10: 9 pings pass, the 10th and 11th are refused.
-    const results = await Promise.allSettled(Array.from({ length: 11 }, () => flooding.call('ping', {})));
+    // The burst is 2 × 5 + 2 (one resubscribe per subscription a connection may hold); connect took
+    // one: 11 pings pass, the 12th and 13th are refused.
+    const results = await Promise.allSettled(Array.from({ length: 13 }, () => flooding.call('ping', {})));
     const codes = results.map((r) => (r.status === 'fulfilled' ? 0 : (r.reason as ProtocolError).code));
-    expect(codes.filter((code) => code === 0)).toHaveLength(9);
-    expect(codes.slice(9)).toEqual([ErrorCode.COMMAND_RATE_LIMITED, ErrorCode.COMMAND_RATE_LIMITED]);
+    expect(codes.filter((code) => code === 0)).toHaveLength(11);
+    expect(codes.slice(11)).toEqual([ErrorCode.COMMAND_RATE_LIMITED, ErrorCode.COMMAND_RATE_LIMITED]);
     await expect(quiet.call('ping', {})).resolves.toEqual({});
     flooding.close();
     quiet.close();

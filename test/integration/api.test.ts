@@ -843,6 +843,8 @@ describe('GET /api/openapi.json', () => {
         '/api/publish/batch',
         '/api/subscribe',
         '/api/unsubscribe',
+        '/api/presence',
+        '/api/presence-stats',
       ].sort(),
     );
     expect(Object.keys(doc.paths['/api/publish'] ?? {})).toEqual(['post']);

@@ -29,6 +29,7 @@ const NAMESPACES: HeraldConfig['namespaces'] = {
   chat: { ...DEFAULT_NAMESPACE_OPTIONS, clientPublish: true },
   dm: { ...DEFAULT_NAMESPACE_OPTIONS, subscribe: 'private' },
   user: { ...DEFAULT_NAMESPACE_OPTIONS, personal: true },
+  room: { ...DEFAULT_NAMESPACE_OPTIONS, presence: true },
 };
 
 const clients: Herald[] = [];
@@ -170,6 +171,28 @@ describe('client SDK on the memory engine', () => {
     await api('/unsubscribe', { user: 'alice', channel: 'dm:team' });
     await waitFor(() => unsubscribed.length === 1, 3000, 'the unsubscribe');
     expect(unsubscribed).toEqual([{ channel: 'dm:team', code: UnsubscribeCode.SERVER }]);
+  });
+
+  it('reads presence and its counts', async () => {
+    const clients = [
+      newClient(herald.wsUrl, { getToken: () => token() }),
+      newClient(herald.wsUrl, {
+        getToken: () => mintToken(TEST_TOKEN_SECRET, { user: 'bob', info: { name: 'Bob' } }),
+      }),
+    ];
+    const subscriptions = clients.map((client) => client.newSubscription('room:sdk'));
+    for (const [i, client] of clients.entries()) {
+      subscriptions[i]?.subscribe();
+      client.connect();
+    }
+    await Promise.all(subscriptions.map((subscription) => subscription.ready()));
+    const first = subscriptions[0];
+    await expect(first?.presenceStats()).resolves.toEqual({ clients: 2, users: 2 });
+    const page = await clients[0]?.presence('room:sdk');
+    expect(page?.clients.map((entry) => entry.user).sort()).toEqual(['alice', 'bob']);
+    expect(page?.clients.find((entry) => entry.user === 'bob')?.info).toEqual({ name: 'Bob' });
+    const disabled = await clients[0]?.presenceStats('chat:none').catch((err: unknown) => err);
+    expect(disabled).toMatchObject({ code: ErrorCode.PRESENCE_DISABLED });
   });
 
   it('rejects calls with Error subclasses carrying Herald codes', async () => {

@@ -48,6 +48,8 @@ async function setup(): Promise<Setup> {
     redisPrefix: prefix,
     namespaces: { feed: FEED },
     positionCheckIntervalMs: 1000,
+    // The churn test subscribes and unsubscribes as fast as it can on a few connections.
+    commandRate: 0,
   };
   const [a, b] = await Promise.all([startTestHerald(shared), startTestHerald(shared)]);
   cleanups.push(() => Promise.all([a.close(), b.close()]));

@@ -17,6 +17,9 @@ import {
   type Method,
   type PublicationFrame,
   type PublishResult,
+  type PresenceRequest,
+  type PresenceResult,
+  type PresenceStatsResult,
   type ReplyFrame,
   type SubscribeResult,
 } from '@herald/protocol';
@@ -236,6 +239,16 @@ export class Herald extends Emitter<ClientEvents> {
   /** Reads a channel's history. */
   history(channel: string, options: Omit<HistoryRequest, 'channel'> = {}): Promise<HistoryResult> {
     return this.#callWhenConnected('history', { channel, ...options });
+  }
+
+  /** A page of the clients subscribed to a channel on every node (the namespace must keep presence). */
+  presence(channel: string, options: Omit<PresenceRequest, 'channel'> = {}): Promise<PresenceResult> {
+    return this.#callWhenConnected('presence', { channel, ...options });
+  }
+
+  /** How many clients, and distinct users, are subscribed to a channel on every node. */
+  presenceStats(channel: string): Promise<PresenceStatsResult> {
+    return this.#callWhenConnected('presence_stats', { channel });
   }
 
   // ---- Connection lifecycle ----
@@ -615,6 +628,8 @@ export class Herald extends Emitter<ClientEvents> {
     },
     publish: (channel: string, data: unknown) => this.publish(channel, data),
     history: (channel: string, options: Omit<HistoryRequest, 'channel'>) => this.history(channel, options),
+    presence: (channel: string, options: Omit<PresenceRequest, 'channel'>) => this.presence(channel, options),
+    presenceStats: (channel: string) => this.presenceStats(channel),
     timeoutMs: () => this.#timeoutMs,
   };
 

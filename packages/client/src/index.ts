@@ -29,6 +29,8 @@ export {
   type ClientInfo,
   type HistoryResult,
   type JsonValue,
+  type PresenceResult,
+  type PresenceStatsResult,
   type PublishResult,
   type StreamPosition,
 } from '@herald/protocol';

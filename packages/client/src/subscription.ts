@@ -10,6 +10,9 @@ import type {
   HistoryRequest,
   HistoryResult,
   JsonValue,
+  PresenceRequest,
+  PresenceResult,
+  PresenceStatsResult,
   PublicationFrame,
   PublishResult,
   StreamPosition,
@@ -66,6 +69,8 @@ export interface SubscriptionHost {
   wantUnsubscribe(subscription: Subscription<never>): void;
   publish(channel: string, data: unknown): Promise<PublishResult>;
   history(channel: string, options: Omit<HistoryRequest, 'channel'>): Promise<HistoryResult>;
+  presence(channel: string, options: Omit<PresenceRequest, 'channel'>): Promise<PresenceResult>;
+  presenceStats(channel: string): Promise<PresenceStatsResult>;
   timeoutMs(): number;
 }
 
@@ -169,6 +174,16 @@ export class Subscription<T = JsonValue> extends Emitter<SubscriptionEvents<T>> 
   /** Reads the channel's history. */
   history(options: Omit<HistoryRequest, 'channel'> = {}): Promise<HistoryResult> {
     return this.#host.history(this.channel, options);
+  }
+
+  /** A page of the clients subscribed to the channel on every node. */
+  presence(options: Omit<PresenceRequest, 'channel'> = {}): Promise<PresenceResult> {
+    return this.#host.presence(this.channel, options);
+  }
+
+  /** How many clients, and distinct users, are subscribed to the channel on every node. */
+  presenceStats(): Promise<PresenceStatsResult> {
+    return this.#host.presenceStats(this.channel);
   }
 
   // ---- Driven by the client ----

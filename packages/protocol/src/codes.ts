@@ -51,6 +51,8 @@ export const ErrorCode = {
   COMMAND_RATE_LIMITED: 121,
   /** The connection publishes faster than its limit. Temporary: slow down. */
   PUBLISH_RATE_LIMITED: 122,
+  /** The channel's namespace keeps no presence. */
+  PRESENCE_DISABLED: 123,
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

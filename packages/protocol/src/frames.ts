@@ -101,6 +101,27 @@ export interface HistoryResult {
   offset: number;
   epoch: string;
 }
+export interface PresenceRequest {
+  channel: string;
+  /** From the previous page's result; omit for the first page. */
+  cursor?: string;
+  /** About this many clients per page (default 100, at most 1000). */
+  limit?: number;
+}
+export interface PresenceResult {
+  clients: ClientInfo[];
+  /** Present when there are more pages. */
+  cursor?: string;
+}
+export interface PresenceStatsRequest {
+  channel: string;
+}
+export interface PresenceStatsResult {
+  /** Clients present on every node. */
+  clients: number;
+  /** Distinct users among them (anonymous clients not counted). */
+  users: number;
+}
 export interface RefreshRequest {
   token: string;
 }
@@ -117,6 +138,8 @@ export interface Commands {
   history: [HistoryRequest, HistoryResult];
   ping: [Record<string, never>, Record<string, never>];
   refresh: [RefreshRequest, RefreshResult];
+  presence: [PresenceRequest, PresenceResult];
+  presence_stats: [PresenceStatsRequest, PresenceStatsResult];
 }
 export type Method = keyof Commands;
 export const METHODS: readonly Method[] = [
@@ -127,6 +150,8 @@ export const METHODS: readonly Method[] = [
   'history',
   'ping',
   'refresh',
+  'presence',
+  'presence_stats',
 ];
 
 export interface ErrorPayload {

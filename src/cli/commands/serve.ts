@@ -52,6 +52,7 @@ const FLAG_HELP: Readonly<Record<ScalarKey, readonly [placeholder: string, help:
     'count',
     'publishes per second per connection, bursts of twice that; 0 = no limit (default 20)',
   ],
+  presenceTtl: ['duration', 'how long a client of a dead node stays in presence, e.g. 30s (default 30s)'],
   pingInterval: ['duration', 'time between server pings, e.g. 25s (default 25s)'],
   pongTimeout: ['duration', 'time a client has to answer a ping (default 10s)'],
   connectTimeout: ['duration', 'time a new connection has to send connect (default 10s)'],

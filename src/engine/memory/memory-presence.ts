@@ -15,7 +15,7 @@ export class MemoryPresence implements PresenceStore {
       this.#channels.set(channel, (presence = { members: new Map(), users: new Map() }));
     const expiresAt = Date.now() + ttlMs;
     for (const entry of entries) {
-      if (!presence.members.has(entry.client)) {
+      if (!presence.members.has(entry.client) && entry.user !== '') {
         presence.users.set(entry.user, (presence.users.get(entry.user) ?? 0) + 1);
       }
       presence.members.set(entry.client, { entry, expiresAt });
@@ -61,9 +61,14 @@ export class MemoryPresence implements PresenceStore {
     const member = presence.members.get(client);
     if (member === undefined) return;
     presence.members.delete(client);
+    if (member.entry.user === '') return this.#dropIfEmpty(channel, presence);
     const left = (presence.users.get(member.entry.user) ?? 1) - 1;
     if (left > 0) presence.users.set(member.entry.user, left);
     else presence.users.delete(member.entry.user);
+    this.#dropIfEmpty(channel, presence);
+  }
+
+  #dropIfEmpty(channel: string, presence: ChannelPresence): void {
     if (presence.members.size === 0) this.#channels.delete(channel);
   }
 }

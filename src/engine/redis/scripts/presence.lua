@@ -2,7 +2,8 @@
 --
 -- KEYS[1]  sorted set: client id -> expiry time (ms, Redis clock)
 -- KEYS[2]  hash: client id -> "<user>\t<entry JSON>"
--- KEYS[3]  hash: user -> number of its clients present (HLEN = distinct users)
+-- KEYS[3]  hash: user -> number of its clients present (HLEN = distinct users; anonymous clients,
+--          user "", are not counted as a user)
 -- ARGV[1]  operation: add | remove | page | stats
 --   add     ARGV[2] ttl (ms), then triples: client, user, entry JSON
 --   remove  clients
@@ -19,7 +20,7 @@ local function remove(client)
   redis.call('hdel', KEYS[2], client)
   if not value then return end
   local user = string.sub(value, 1, string.find(value, '\t', 1, true) - 1)
-  if redis.call('hincrby', KEYS[3], user, -1) <= 0 then redis.call('hdel', KEYS[3], user) end
+  if user ~= '' and redis.call('hincrby', KEYS[3], user, -1) <= 0 then redis.call('hdel', KEYS[3], user) end
 end
 
 local function prune()
@@ -33,7 +34,9 @@ if op == 'add' then
   local expiry = now + ttl
   for i = 3, #ARGV, 3 do
     local client, user = ARGV[i], ARGV[i + 1]
-    if redis.call('zadd', KEYS[1], expiry, client) == 1 then redis.call('hincrby', KEYS[3], user, 1) end
+    if redis.call('zadd', KEYS[1], expiry, client) == 1 and user ~= '' then
+      redis.call('hincrby', KEYS[3], user, 1)
+    end
     redis.call('hset', KEYS[2], client, user .. '\t' .. ARGV[i + 2])
   end
   for i = 1, 3 do redis.call('pexpire', KEYS[i], ttl) end

@@ -1,0 +1,91 @@
+/**
+ * Keeps this node's clients in the engine's presence: adds a client when it subscribes to a channel
+ * of a namespace with presence, removes it when it leaves (at once), and refreshes every local client
+ * every third of the time to live, so the clients of a node that dies without a word expire from
+ * presence within it.
+ */
+import type { Logger } from 'pino';
+import type { JsonValue } from '@herald/protocol';
+import type { PresenceEntry, PresenceStore } from '../engine/presence.ts';
+
+/** What the tracker needs to know of a client. */
+export interface PresenceClient {
+  readonly id: string;
+  readonly user: string;
+  readonly info: JsonValue | undefined;
+}
+
+export interface PresenceTrackerOptions<C extends PresenceClient> {
+  readonly store: PresenceStore;
+  readonly ttlMs: number;
+  readonly logger: Logger;
+  /** Whether `channel` keeps presence. */
+  tracked(channel: string): boolean;
+  /** The channels with local subscribers, and who they are. */
+  channels(): Iterable<[string, ReadonlySet<C>]>;
+}
+
+/** Entries per engine call: one Lua call blocks Redis while it runs. */
+const CHUNK = 500;
+/** How long closing waits for the last removals. */
+const CLOSE_WAIT_MS = 2000;
+
+export class PresenceTracker<C extends PresenceClient> {
+  readonly #options: PresenceTrackerOptions<C>;
+  readonly #timer: NodeJS.Timeout;
+  readonly #inFlight = new Set<Promise<void>>();
+
+  constructor(options: PresenceTrackerOptions<C>) {
+    this.#options = options;
+    this.#timer = setInterval(() => this.refresh(), Math.max(100, Math.floor(options.ttlMs / 3)));
+    this.#timer.unref();
+  }
+
+  join(channel: string, client: C): void {
+    if (!this.#options.tracked(channel)) return;
+    this.#track(
+      channel,
+      'add',
+      this.#options.store.presenceAdd(channel, [entryOf(client)], this.#options.ttlMs),
+    );
+  }
+
+  leave(channel: string, client: C): void {
+    if (!this.#options.tracked(channel)) return;
+    this.#track(channel, 'remove', this.#options.store.presenceRemove(channel, [entryOf(client)]));
+  }
+
+  /** Refreshes every local client of every tracked channel. */
+  refresh(): void {
+    for (const [channel, clients] of this.#options.channels()) {
+      if (!this.#options.tracked(channel)) continue;
+      const entries = [...clients].map(entryOf);
+      for (let start = 0; start < entries.length; start += CHUNK) {
+        const chunk = entries.slice(start, start + CHUNK);
+        this.#track(channel, 'refresh', this.#options.store.presenceAdd(channel, chunk, this.#options.ttlMs));
+      }
+    }
+  }
+
+  /** Stops refreshing and waits (briefly) for removals still on their way. */
+  async close(): Promise<void> {
+    clearInterval(this.#timer);
+    const wait = new Promise((resolve) => setTimeout(resolve, CLOSE_WAIT_MS).unref());
+    await Promise.race([Promise.allSettled([...this.#inFlight]), wait]);
+  }
+
+  #track(channel: string, what: string, call: Promise<void>): void {
+    const tracked = call.catch((err: unknown) => {
+      // A refresh follows within a third of the TTL; a failed removal expires with the TTL.
+      this.#options.logger.debug({ err, channel }, `presence ${what} failed`);
+    });
+    this.#inFlight.add(tracked);
+    void tracked.finally(() => this.#inFlight.delete(tracked));
+  }
+}
+
+function entryOf(client: PresenceClient): PresenceEntry {
+  return client.info === undefined
+    ? { client: client.id, user: client.user }
+    : { client: client.id, user: client.user, info: client.info };
+}
