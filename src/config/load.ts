@@ -178,6 +178,7 @@ function applyNamespace(base: NamespaceOptions, patch: NamespaceInput): Namespac
     clientPresence: patch.clientPresence ?? base.clientPresence,
     personal: patch.personal ?? base.personal,
     presence: patch.presence ?? base.presence,
+    joinLeave: patch.joinLeave ?? base.joinLeave,
   };
 }
 

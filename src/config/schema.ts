@@ -168,6 +168,7 @@ export const namespaceInputSchema = z.strictObject(
     clientPresence: boolean.optional(),
     personal: boolean.optional(),
     presence: boolean.optional(),
+    joinLeave: boolean.optional(),
   },
   { error: 'must be an object' },
 );

@@ -35,6 +35,8 @@ export interface NamespaceOptions {
   readonly personal: boolean;
   /** Whether the namespace's channels keep presence (who is subscribed, on every node). Default false. */
   readonly presence: boolean;
+  /** Whether subscribers of the namespace's channels are told when clients join and leave. Default false. */
+  readonly joinLeave: boolean;
 }
 
 export const DEFAULT_NAMESPACE_OPTIONS: NamespaceOptions = {
@@ -47,6 +49,7 @@ export const DEFAULT_NAMESPACE_OPTIONS: NamespaceOptions = {
   clientPresence: true,
   personal: false,
   presence: false,
+  joinLeave: false,
 };
 
 /** Resolves channel names to their namespace's options. */

@@ -3,7 +3,7 @@
  * publications to every node subscribed to a channel. The node calls it; it calls back only through
  * the handler given to `start`, and knows nothing about clients.
  */
-import type { PresenceStore } from './presence.ts';
+import type { PresenceEvent, PresenceStore } from './presence.ts';
 import { HeraldError } from '../core/errors.ts';
 import type { ClientInfo, Publication, StreamPosition } from '../core/publication.ts';
 
@@ -66,6 +66,8 @@ export interface BrokerEventHandler {
   onPublication(publication: Publication): void;
   /** A control message from a node of the deployment (this one included), as it was sent. */
   onControl(message: string): void;
+  /** A join or leave event for a channel this node subscribed to. */
+  onPresenceEvent?(channel: string, event: PresenceEvent): void;
   /**
    * Delivery may have been interrupted: a connection that carries publications came back, or a
    * Cluster shard changed hands. Publications sent meanwhile may never arrive through the handler,

@@ -28,6 +28,12 @@ export interface PresenceStats {
   readonly users: number;
 }
 
+/** A client joined or left a channel: sent to every node's subscribers of the channel. */
+export interface PresenceEvent {
+  readonly type: 'join' | 'leave';
+  readonly entry: PresenceEntry;
+}
+
 export interface PresenceStore {
   /** Adds clients to a channel's presence, or refreshes them: each expires `ttlMs` from now. */
   presenceAdd(channel: string, entries: readonly PresenceEntry[], ttlMs: number): Promise<void>;
@@ -36,4 +42,6 @@ export interface PresenceStore {
   /** A page of the channel's presence, at most about `limit` clients, in no particular order. */
   presence(channel: string, cursor: string | undefined, limit: number): Promise<PresencePage>;
   presenceStats(channel: string): Promise<PresenceStats>;
+  /** Sends a join or leave event to every node subscribed to the channel (this one included). */
+  publishPresenceEvent(channel: string, event: PresenceEvent): Promise<void>;
 }

@@ -173,6 +173,16 @@ export class ClientSession implements Flushable, Beating, RunSubscriber {
     }
   }
 
+  /**
+   * A join or leave event on `channel`: sent to a live subscription, dropped for one being set up
+   * (events are not part of the stream and are not recovered).
+   */
+  deliverEvent(channel: string, frame: Buffer): void {
+    const subscription = this.#subscriptions.get(channel);
+    if (subscription === undefined || subscription.pending !== undefined) return;
+    this.#enqueue(frame);
+  }
+
   #deliver(publication: Publication, frame: Buffer): void {
     const subscription = this.#subscriptions.get(publication.channel);
     if (subscription === undefined) return;

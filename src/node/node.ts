@@ -40,7 +40,7 @@ import { FlushScheduler } from './flush-scheduler.ts';
 import { Heartbeat } from './heartbeat.ts';
 import { Hub } from './hub.ts';
 import { PresenceTracker } from './presence-tracker.ts';
-import type { PresencePage, PresenceStats } from '../engine/presence.ts';
+import type { PresenceEvent, PresencePage, PresenceStats } from '../engine/presence.ts';
 
 export type { NodeInfo };
 
@@ -182,7 +182,7 @@ export class HeraldNode {
       store: this.#broker,
       ttlMs: options.config.presenceTtlMs,
       logger: this.logger,
-      tracked: (channel) => this.#rules.forChannel(channel).presence,
+      policy: (channel) => this.#rules.forChannel(channel),
       channels: () => this.hub.channels(),
     });
     this.#control = new ControlPlane({
@@ -216,6 +216,7 @@ export class HeraldNode {
       {
         onPublication: (publication) => this.#streams.receive(publication),
         onControl: (message) => this.#control.receive(message),
+        onPresenceEvent: (channel, event) => this.#onPresenceEvent(channel, event),
         onDeliveryInterrupted: () => {
           this.logger.info('engine delivery was interrupted: checking every channel');
           void this.checkStreams();
@@ -691,6 +692,16 @@ export class HeraldNode {
 
   countInsufficientState(): void {
     this.#insufficientState += 1;
+  }
+
+  /** A client joined or left a channel somewhere: every live local subscriber hears it. */
+  #onPresenceEvent(channel: string, event: PresenceEvent): void {
+    const subscribers = this.hub.subscribers(channel);
+    if (subscribers === undefined) return;
+    const frame = Buffer.from(
+      `{"push":{"channel":${JSON.stringify(channel)},${JSON.stringify(event.type)}:${JSON.stringify(event.entry)}}}`,
+    );
+    for (const session of subscribers) session.deliverEvent(channel, frame);
   }
 
   #assertOpen(): void {

@@ -1,6 +1,7 @@
 /**
  * Keeps this node's clients in the engine's presence: adds a client when it subscribes to a channel
- * of a namespace with presence, removes it when it leaves (at once), and refreshes every local client
+ * of a namespace with presence, removes it when it leaves (at once), tells the channel's subscribers
+ * on every node where the namespace enables join and leave events, and refreshes every local client
  * every third of the time to live, so the clients of a node that dies without a word expire from
  * presence within it.
  */
@@ -19,8 +20,8 @@ export interface PresenceTrackerOptions<C extends PresenceClient> {
   readonly store: PresenceStore;
   readonly ttlMs: number;
   readonly logger: Logger;
-  /** Whether `channel` keeps presence. */
-  tracked(channel: string): boolean;
+  /** Whether `channel` keeps presence, and whether its subscribers hear joins and leaves. */
+  policy(channel: string): { readonly presence: boolean; readonly joinLeave: boolean };
   /** The channels with local subscribers, and who they are. */
   channels(): Iterable<[string, ReadonlySet<C>]>;
 }
@@ -42,23 +43,26 @@ export class PresenceTracker<C extends PresenceClient> {
   }
 
   join(channel: string, client: C): void {
-    if (!this.#options.tracked(channel)) return;
-    this.#track(
-      channel,
-      'add',
-      this.#options.store.presenceAdd(channel, [entryOf(client)], this.#options.ttlMs),
-    );
+    const { presence, joinLeave } = this.#options.policy(channel);
+    const { store, ttlMs } = this.#options;
+    const entry = entryOf(client);
+    if (presence) this.#track(channel, 'add', store.presenceAdd(channel, [entry], ttlMs));
+    if (joinLeave) this.#track(channel, 'join', store.publishPresenceEvent(channel, { type: 'join', entry }));
   }
 
   leave(channel: string, client: C): void {
-    if (!this.#options.tracked(channel)) return;
-    this.#track(channel, 'remove', this.#options.store.presenceRemove(channel, [entryOf(client)]));
+    const { presence, joinLeave } = this.#options.policy(channel);
+    const { store } = this.#options;
+    const entry = entryOf(client);
+    if (presence) this.#track(channel, 'remove', store.presenceRemove(channel, [entry]));
+    if (joinLeave)
+      this.#track(channel, 'leave', store.publishPresenceEvent(channel, { type: 'leave', entry }));
   }
 
   /** Refreshes every local client of every tracked channel. */
   refresh(): void {
     for (const [channel, clients] of this.#options.channels()) {
-      if (!this.#options.tracked(channel)) continue;
+      if (!this.#options.policy(channel).presence) continue;
       const entries = [...clients].map(entryOf);
       for (let start = 0; start < entries.length; start += CHUNK) {
         const chunk = entries.slice(start, start + CHUNK);

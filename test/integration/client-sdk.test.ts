@@ -29,7 +29,7 @@ const NAMESPACES: HeraldConfig['namespaces'] = {
   chat: { ...DEFAULT_NAMESPACE_OPTIONS, clientPublish: true },
   dm: { ...DEFAULT_NAMESPACE_OPTIONS, subscribe: 'private' },
   user: { ...DEFAULT_NAMESPACE_OPTIONS, personal: true },
-  room: { ...DEFAULT_NAMESPACE_OPTIONS, presence: true },
+  room: { ...DEFAULT_NAMESPACE_OPTIONS, presence: true, joinLeave: true },
 };
 
 const clients: Herald[] = [];
@@ -193,6 +193,27 @@ describe('client SDK on the memory engine', () => {
     expect(page?.clients.find((entry) => entry.user === 'bob')?.info).toEqual({ name: 'Bob' });
     const disabled = await clients[0]?.presenceStats('chat:none').catch((err: unknown) => err);
     expect(disabled).toMatchObject({ code: ErrorCode.PRESENCE_DISABLED });
+  });
+
+  it('tells a subscription when other clients join and leave', async () => {
+    const watcher = newClient(herald.wsUrl, { getToken: () => token() });
+    const watching = watcher.newSubscription('room:events');
+    const events: string[] = [];
+    watching.on('join', ({ user }) => events.push(`join ${user}`));
+    watching.on('leave', ({ user }) => events.push(`leave ${user}`));
+    watching.subscribe();
+    watcher.connect();
+    await watching.ready();
+    const visitor = newClient(herald.wsUrl, {
+      getToken: () => mintToken(TEST_TOKEN_SECRET, { user: 'vic' }),
+    });
+    const visit = visitor.newSubscription('room:events');
+    visit.subscribe();
+    visitor.connect();
+    await visit.ready();
+    visit.unsubscribe();
+    await waitFor(() => events.length === 2, 3000, 'join and leave');
+    expect(events).toEqual(['join vic', 'leave vic']);
   });
 
   it('rejects calls with Error subclasses carrying Herald codes', async () => {

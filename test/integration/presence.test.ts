@@ -49,6 +49,7 @@ describe.each(topologies)('presence on three nodes on %s', (_name, engine, engin
   const namespaces = {
     room: { ...DEFAULT_NAMESPACE_OPTIONS, presence: true },
     quiet: { ...DEFAULT_NAMESPACE_OPTIONS },
+    live: { ...DEFAULT_NAMESPACE_OPTIONS, presence: true, joinLeave: true },
   };
 
   beforeAll(async () => {
@@ -106,6 +107,31 @@ describe.each(topologies)('presence on three nodes on %s', (_name, engine, engin
     expect(last).toEqual({ clients: 1, users: 1 });
     ann1.close();
     bob.close();
+  });
+
+  it('tells subscribers on every node when clients join and leave, in order for each client', async () => {
+    const [a, b, c] = nodes as [TestHerald, TestHerald, TestHerald];
+    const channel = 'live:stage';
+    const watcher = await join(c, 'watcher', channel);
+    const events: string[] = [];
+    watcher.onMessage((message) => {
+      const push = (message as { push?: Record<string, { user?: string }> }).push;
+      if (push?.['join'] !== undefined) events.push(`join ${push['join'].user ?? ''}`);
+      if (push?.['leave'] !== undefined) events.push(`leave ${push['leave'].user ?? ''}`);
+    });
+    const ann = await join(a, 'ann', channel, { name: 'Ann' });
+    const bob = await join(b, 'bob', channel);
+    await ann.call('unsubscribe', { channel });
+    bob.close();
+    for (let i = 0; i < 200 && events.length < 4; i++)
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    expect([...events].sort()).toEqual(['join ann', 'join bob', 'leave ann', 'leave bob']);
+    expect(events.indexOf('join ann')).toBeLessThan(events.indexOf('leave ann'));
+    expect(events.indexOf('join bob')).toBeLessThan(events.indexOf('leave bob'));
+    // The watcher does not hear its own join.
+    expect(events).not.toContain('join watcher');
+    ann.close();
+    watcher.close();
   });
 
   it('refuses presence where the namespace keeps none, and to clients that may not subscribe', async () => {

@@ -10,6 +10,7 @@ import {
   DisconnectCode,
   shouldReconnect,
   splitFrame,
+  type ClientInfo,
   type Commands,
   type ConnectResult,
   type HistoryRequest,
@@ -535,6 +536,8 @@ export class Herald extends Emitter<ClientEvents> {
       transport.close(DisconnectCode.INSUFFICIENT_STATE, 'publication out of order');
       return false;
     }
+    if ('join' in push) subscription.onPresenceEvent('join', push['join'] as ClientInfo);
+    else if ('leave' in push) subscription.onPresenceEvent('leave', push['leave'] as ClientInfo);
     const ended = push['unsubscribe'] as { code: number; reason: string } | undefined;
     if (ended !== undefined) subscription.onServerUnsubscribe(ended.code, ended.reason);
     return true;

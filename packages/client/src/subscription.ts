@@ -57,6 +57,20 @@ export interface SubscriptionEvents<T> {
   /** The subscription ended: `unsubscribe()` (code 0), the server refused it, or the server removed it. */
   unsubscribed: { readonly channel: string; readonly code: number; readonly reason: string };
   publication: Publication<T>;
+  /** A client subscribed to the channel (where the namespace enables join and leave events). */
+  join: {
+    readonly channel: string;
+    readonly client: string;
+    readonly user: string;
+    readonly info?: JsonValue;
+  };
+  /** A client unsubscribed from the channel or disconnected. */
+  leave: {
+    readonly channel: string;
+    readonly client: string;
+    readonly user: string;
+    readonly info?: JsonValue;
+  };
   /** A subscribe attempt failed; temporary failures are retried. */
   error: { readonly channel: string; readonly error: HeraldError };
 }
@@ -267,6 +281,12 @@ export class Subscription<T = JsonValue> extends Emitter<SubscriptionEvents<T>> 
     if (this.#state !== 'subscribed') return;
     this.#setState('subscribing');
     this.emit('subscribing', { channel: this.channel, code, reason });
+  }
+
+  /** @internal A join or leave event on the channel. */
+  onPresenceEvent(type: 'join' | 'leave', client: ClientInfo): void {
+    if (this.#state !== 'subscribed') return;
+    this.emit(type, { channel: this.channel, ...client });
   }
 
   /** @internal The server ended the subscription (a server-side unsubscribe). */

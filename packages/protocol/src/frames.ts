@@ -168,7 +168,10 @@ export interface PushFrame {
     | { channel: string; pub: PublicationFrame }
     /** The server subscribed the connection to the channel (a personal channel, or the server API). */
     | { channel: string; subscribe: SubscribeResult }
-    | { channel: string; unsubscribe: { code: number; reason: string } };
+    | { channel: string; unsubscribe: { code: number; reason: string } }
+    /** A client subscribed to, or left, the channel (namespaces with `joinLeave`). */
+    | { channel: string; join: ClientInfo }
+    | { channel: string; leave: ClientInfo };
 }
 export interface ServerPingFrame {
   ping: Record<string, never>;

@@ -5,7 +5,7 @@
  * (so a reader can tell "expired" from "new channel") and changes only when the channel's state is lost.
  */
 import { MemoryPresence } from './memory-presence.ts';
-import type { PresenceEntry, PresencePage, PresenceStats } from '../presence.ts';
+import type { PresenceEntry, PresenceEvent, PresencePage, PresenceStats } from '../presence.ts';
 import { randomBytes } from 'node:crypto';
 import type { Publication, StreamPosition } from '../../core/publication.ts';
 import type {
@@ -180,6 +180,10 @@ export class MemoryBroker implements Broker {
 
   presenceStats(channel: string): Promise<PresenceStats> {
     return this.#presence.presenceStats(channel);
+  }
+
+  async publishPresenceEvent(channel: string, event: PresenceEvent): Promise<void> {
+    if (this.#subscribed.has(channel)) this.#handler?.onPresenceEvent?.(channel, event);
   }
 
   async close(): Promise<void> {

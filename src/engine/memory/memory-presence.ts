@@ -6,7 +6,7 @@ interface ChannelPresence {
   readonly users: Map<string, number>;
 }
 
-export class MemoryPresence implements PresenceStore {
+export class MemoryPresence implements Omit<PresenceStore, 'publishPresenceEvent'> {
   readonly #channels = new Map<string, ChannelPresence>();
 
   async presenceAdd(channel: string, entries: readonly PresenceEntry[], ttlMs: number): Promise<void> {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeMessage, encodeTail } from './payload.ts';
+import { decodeMessage, decodePresenceEvent, encodePresenceEvent, encodeTail } from './payload.ts';
 
 const info = { client: 'c1', user: 'u1', info: { note: 'line\nbreak' } };
 
@@ -32,5 +32,18 @@ describe('payload', () => {
   it('skips what is not a payload', () => {
     expect(decodeMessage('ch', 'garbage')).toEqual([]);
     expect(decodeMessage('ch', `garbage\n1\tEp\t${encodeTail(5, undefined, '1')}`)).toHaveLength(1);
+  });
+});
+
+describe('presence events', () => {
+  it('round-trips and is never taken for publications', () => {
+    const event = {
+      type: 'leave' as const,
+      entry: { client: 'c1', user: 'ann', info: { note: 'tab\tand\nline' } },
+    };
+    const message = encodePresenceEvent(event);
+    expect(decodePresenceEvent(message)).toEqual(event);
+    expect(decodePresenceEvent('1\tepoch\t0\t\t{}')).toBeUndefined();
+    expect(decodeMessage('ch', message)).toEqual([]);
   });
 });

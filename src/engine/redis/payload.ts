@@ -12,6 +12,7 @@
  * from a caller that pretty-printed it keeps its meaning and cannot split a message.
  */
 import type { ClientInfo, Publication } from '../../core/publication.ts';
+import type { PresenceEntry, PresenceEvent } from '../presence.ts';
 
 /** Separates the payloads of one pub/sub message. */
 export const PAYLOAD_SEPARATOR = '\n';
@@ -50,4 +51,25 @@ export function decodeMessage(channel: string, message: string): Publication[] {
     if (publication !== undefined) publications.push(publication);
   }
   return publications;
+}
+
+/**
+ * Join and leave events share the channel's pub/sub channel with its publications, marked by a first
+ * field that is not an offset: `j\t<entry JSON>` or `l\t<entry JSON>`, alone in their message.
+ */
+export function encodePresenceEvent(event: PresenceEvent): string {
+  return `${event.type === 'join' ? 'j' : 'l'}\t${JSON.stringify(event.entry)}`;
+}
+
+/** The event a message holds, or undefined when it holds publications. */
+export function decodePresenceEvent(message: string): PresenceEvent | undefined {
+  if (message[1] !== '\t' || (message[0] !== 'j' && message[0] !== 'l')) return undefined;
+  try {
+    return {
+      type: message[0] === 'j' ? 'join' : 'leave',
+      entry: JSON.parse(message.slice(2)) as PresenceEntry,
+    };
+  } catch {
+    return undefined;
+  }
 }

@@ -18,7 +18,7 @@ import {
   type PublishResult,
 } from '../broker.ts';
 import { newEpoch } from '../memory/memory-broker.ts';
-import type { PresenceEntry, PresencePage, PresenceStats } from '../presence.ts';
+import type { PresenceEntry, PresenceEvent, PresencePage, PresenceStats } from '../presence.ts';
 import {
   createRedisConnection,
   redisScript,
@@ -26,7 +26,13 @@ import {
   type RedisConnectionOptions,
 } from './connection.ts';
 import { RedisKeys } from './keys.ts';
-import { decodeMessage, decodePayload, encodeTail } from './payload.ts';
+import {
+  decodeMessage,
+  decodePayload,
+  decodePresenceEvent,
+  encodePresenceEvent,
+  encodeTail,
+} from './payload.ts';
 import { toEngineError, withTimeout } from './errors.ts';
 
 const script = (name: string) =>
@@ -229,6 +235,11 @@ export class RedisBroker implements Broker {
   readonly #onMessage = (message: string, pubsubChannel: string): void => {
     const channel = this.#keys.channelOfPubsub(pubsubChannel);
     if (channel === undefined) return;
+    const event = decodePresenceEvent(message);
+    if (event !== undefined) {
+      this.#handler?.onPresenceEvent?.(channel, event);
+      return;
+    }
     for (const publication of decodeMessage(channel, message)) this.#handler?.onPublication(publication);
   };
 
@@ -260,6 +271,11 @@ export class RedisBroker implements Broker {
       clients.push(JSON.parse(value.slice(value.indexOf('\t') + 1)) as PresenceEntry);
     }
     return { clients, cursor: next === '0' ? undefined : next };
+  }
+
+  async publishPresenceEvent(channel: string, event: PresenceEvent): Promise<void> {
+    const message = encodePresenceEvent(event);
+    await this.#call(() => this.#connection.publish(this.#keys.pubsub(channel), message));
   }
 
   async presenceStats(channel: string): Promise<PresenceStats> {
