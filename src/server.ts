@@ -41,7 +41,7 @@ export async function startHerald(config: HeraldConfig, options: StartOptions = 
     logger,
     rules,
     tokens: new TokenVerifier({
-      secret: config.tokenSecret,
+      ...(config.tokenSecret === undefined ? {} : { secret: config.tokenSecret }),
       ...(config.tokenPublicKey === undefined ? {} : { publicKey: config.tokenPublicKey }),
       ...(config.tokenJwksUrl === undefined ? {} : { jwksUrl: config.tokenJwksUrl }),
       ...(config.tokenIssuer === undefined ? {} : { issuer: config.tokenIssuer }),

@@ -8,6 +8,7 @@
  */
 import type { ChannelMatcher } from '../core/pattern.ts';
 import type { NamespaceOptions } from '../core/namespace.ts';
+import { namespaceOf } from '../core/channel.ts';
 import { HeraldError } from '../core/errors.ts';
 import type { ChannelGrant } from './tokens.ts';
 
@@ -34,6 +35,9 @@ export function checkSubscribe(
     }
     return;
   }
+  if (options.personal && channel !== `${namespaceOf(channel)}:${identity.user}`) {
+    throw new HeraldError('HERALD_ERR_PERMISSION_DENIED', `${channel} is another user's personal channel`);
+  }
   switch (options.subscribe) {
     case 'any':
       if (identity.channels !== undefined && !identity.channels(channel)) {
@@ -54,6 +58,9 @@ export function checkSubscribe(
           'HERALD_ERR_PERMISSION_DENIED',
           `${channel} is private: subscribe with a channel token ("token")`,
         );
+      }
+      if (identity.channels !== undefined && !identity.channels(channel)) {
+        throw new HeraldError('HERALD_ERR_PERMISSION_DENIED', `the token does not allow channel ${channel}`);
       }
       if (grant.channel !== channel || grant.user !== identity.user) {
         throw new HeraldError(
@@ -80,20 +87,14 @@ export function checkRead(
   if (!allowed) {
     throw new HeraldError('HERALD_ERR_PERMISSION_DENIED', `clients may not read the ${what} of ${channel}`);
   }
-  if (options.subscribe === 'private' && !identity.anonymous) {
-    if (!subscribed) {
+  if (options.subscribe === 'private') {
+    if (identity.anonymous || !subscribed) {
       throw new HeraldError(
         'HERALD_ERR_PERMISSION_DENIED',
         `${channel} is private: subscribe with a channel token before reading its ${what}`,
       );
     }
     return;
-  }
-  if (options.subscribe === 'private') {
-    throw new HeraldError(
-      'HERALD_ERR_PERMISSION_DENIED',
-      `clients may not publish to private channel ${channel}`,
-    );
   }
   checkSubscribe(identity, options, channel);
 }

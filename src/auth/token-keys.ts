@@ -29,8 +29,16 @@ const EC_ALGORITHM: Readonly<Record<string, string>> = {
   'P-521': 'ES512',
 };
 
-/** The algorithms a PEM public key verifies; throws a readable error for anything else. */
+/**
+ * The algorithms a PEM public key verifies; for anything else throws an error whose message reads
+ * after "is" ("is not a PEM public key …").
+ */
 export function algorithmsForPublicKey(pem: string): string[] {
+  // createPublicKey accepts a private key too (deriving its public half), but a private key has no
+  // business on a server that only verifies: refuse it rather than quietly holding a signing key.
+  if (/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(pem)) {
+    throw new Error('a private key: give Herald only the public key (BEGIN PUBLIC KEY)');
+  }
   let key: KeyObject;
   try {
     key = createPublicKey(pem);
@@ -43,7 +51,11 @@ export function algorithmsForPublicKey(pem: string): string[] {
     case 'rsa':
       return ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512'];
     case 'rsa-pss':
-      return ['PS256', 'PS384', 'PS512'];
+      // A key restricted to RSA-PSS (OID id-RSASSA-PSS) is not one the verifier can load: export the
+      // same modulus as a plain RSA public key (it verifies PS* tokens all the same).
+      throw new Error(
+        'an RSA-PSS-only key, which Herald cannot load: export the same key as a plain RSA public key (it verifies PS256/384/512 all the same)',
+      );
     case 'ec': {
       const curve = key.asymmetricKeyDetails?.namedCurve ?? '';
       const algorithm = EC_ALGORITHM[curve];

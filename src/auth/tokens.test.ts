@@ -104,6 +104,15 @@ describe('TokenVerifier with a public key', () => {
     expect((await keyed.verify(hmac)).user).toBe('ann'); // the secret still verifies HMAC tokens
   });
 
+  it('refuses HMAC tokens when only the app key is configured (no secret)', async () => {
+    const { publicKey } = await generateKeyPair('ES256', { extractable: true });
+    const keyed = new TokenVerifier({ publicKey: await exportSPKI(publicKey) });
+    const hmac = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('ann').sign(key);
+    expect((await refusal(hmac, keyed)).message).toBe(
+      'invalid token: algorithm "HS256" not allowed (allowed: ES256)',
+    );
+  });
+
   it('refuses algorithm confusion: HS256 "signed" with the public key as the secret', async () => {
     const { publicKey } = await generateKeyPair('RS256', { extractable: true });
     const pem = await exportSPKI(publicKey);
@@ -186,6 +195,19 @@ describe('TokenVerifier with a JWKS URL', () => {
     keys = [first.jwk, rotated.jwk];
     expect((await jwks.verify(await rotated.sign())).user).toBe('ann');
     expect(fetches).toBe(2);
+  });
+
+  it('with a PEM key as well, verifies tokens naming a kid with the JWKS and the others with the PEM', async () => {
+    const listed = await keyPair('listed', 'ES256');
+    keys = [listed.jwk];
+    const local = await generateKeyPair('ES256', { extractable: true });
+    const both = new TokenVerifier({ jwksUrl, publicKey: await exportSPKI(local.publicKey) });
+    expect((await both.verify(await listed.sign())).user).toBe('ann');
+    const unnamed = await new SignJWT({})
+      .setProtectedHeader({ alg: 'ES256' })
+      .setSubject('bo')
+      .sign(local.privateKey);
+    expect((await both.verify(unnamed)).user).toBe('bo');
   });
 
   it('refuses a token whose kid no key matches, and reports an unreachable JWKS as temporary', async () => {

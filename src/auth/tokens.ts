@@ -33,8 +33,8 @@ export interface ChannelGrant {
 export const CLOCK_TOLERANCE_S = 5;
 
 export interface TokenVerifierOptions {
-  /** HMAC secret: verifies HS256, HS384 and HS512 tokens. */
-  readonly secret: string;
+  /** HMAC secret: verifies HS256, HS384 and HS512 tokens. Without one, HMAC tokens are refused. */
+  readonly secret?: string;
   /** A PEM public key (RSA, EC or Ed25519/Ed448): verifies the algorithms of its type. */
   readonly publicKey?: string;
   /** A JWKS URL: verifies RS*, PS*, ES* and EdDSA tokens with the key their `kid` names. */
@@ -65,7 +65,7 @@ type SyncVerify = (token: string) => Record<string, unknown>;
  * refreshed on an unknown `kid` by jose.
  */
 export class TokenVerifier {
-  readonly #hmac: SyncVerify;
+  readonly #hmac: SyncVerify | undefined;
   readonly #publicKey: { readonly verify: SyncVerify; readonly algorithms: readonly string[] } | undefined;
   readonly #jwks: ReturnType<typeof createRemoteJWKSet> | undefined;
   readonly #options: TokenVerifierOptions;
@@ -84,7 +84,9 @@ export class TokenVerifier {
       ...(options.audience === undefined ? {} : { allowedAud: options.audience }),
       ...(required.length === 0 ? {} : { requiredClaims: required }),
     };
-    this.#hmac = createVerifier({ key: options.secret, algorithms: [...HMAC_ALGORITHMS], ...claims });
+    if (options.secret !== undefined) {
+      this.#hmac = createVerifier({ key: options.secret, algorithms: [...HMAC_ALGORITHMS], ...claims });
+    }
     if (options.publicKey !== undefined) {
       const algorithms = algorithmsForPublicKey(options.publicKey);
       const verify = createVerifier({ key: options.publicKey, algorithms: algorithms as never, ...claims });
@@ -97,7 +99,7 @@ export class TokenVerifier {
       });
     }
     const allowed = [
-      ...HMAC_ALGORITHMS,
+      ...(this.#hmac === undefined ? [] : HMAC_ALGORITHMS),
       ...(this.#jwks ? ASYMMETRIC_ALGORITHMS : (this.#publicKey?.algorithms ?? [])),
     ];
     this.#allowed = allowed.join(', ');
@@ -129,12 +131,20 @@ export class TokenVerifier {
   }
 
   async #payload(token: string): Promise<Record<string, unknown>> {
-    const algorithm = headerAlgorithm(token);
-    if ((HMAC_ALGORITHMS as readonly string[]).includes(algorithm)) return verifySync(this.#hmac, token);
-    if (this.#publicKey?.algorithms.includes(algorithm)) return verifySync(this.#publicKey.verify, token);
-    if (this.#jwks !== undefined && (ASYMMETRIC_ALGORITHMS as readonly string[]).includes(algorithm)) {
-      return this.#verifyWithJwks(this.#jwks, token);
+    const header = tokenHeader(token);
+    const algorithm = header.alg;
+    if (this.#hmac !== undefined && (HMAC_ALGORITHMS as readonly string[]).includes(algorithm)) {
+      return verifySync(this.#hmac, token);
     }
+    const jwks =
+      this.#jwks !== undefined && (ASYMMETRIC_ALGORITHMS as readonly string[]).includes(algorithm)
+        ? this.#jwks
+        : undefined;
+    // With both a PEM key and a JWKS, a token naming a key (`kid`) is the JWKS's; one without is the PEM's.
+    if (this.#publicKey?.algorithms.includes(algorithm) && (jwks === undefined || header.kid === undefined)) {
+      return verifySync(this.#publicKey.verify, token);
+    }
+    if (jwks !== undefined) return this.#verifyWithJwks(jwks, token);
     throw new HeraldError(
       'HERALD_ERR_UNAUTHORIZED',
       `invalid token: algorithm ${JSON.stringify(algorithm)} not allowed (allowed: ${this.#allowed})`,
@@ -169,13 +179,13 @@ export class TokenVerifier {
   }
 }
 
-/** The `alg` of a token's header, without trusting anything else in it. */
-function headerAlgorithm(token: string): string {
+/** The `alg` and `kid` of a token's header, without trusting anything else in it. */
+function tokenHeader(token: string): { readonly alg: string; readonly kid: string | undefined } {
   const dot = token.indexOf('.');
   try {
     const header = JSON.parse(Buffer.from(token.slice(0, dot), 'base64url').toString('utf8')) as unknown;
-    const alg = (header as { alg?: unknown } | null)?.alg;
-    if (dot > 0 && typeof alg === 'string') return alg;
+    const { alg, kid } = (header ?? {}) as { alg?: unknown; kid?: unknown };
+    if (dot > 0 && typeof alg === 'string') return { alg, kid: typeof kid === 'string' ? kid : undefined };
   } catch {
     // fall through
   }

@@ -8,7 +8,7 @@ function config(env: NodeJS.ProcessEnv = {}): HeraldConfig {
 }
 
 const banner = (cfg: HeraldConfig, url = 'http://127.0.0.1:8080') =>
-  startBanner({ url, config: cfg, demoToken: 'DEMO.TOKEN.SIG', demoTokenTtl: '24h' });
+  startBanner({ url, config: cfg, demo: { token: 'DEMO.TOKEN.SIG', ttl: '24h' } });
 
 describe('startBanner', () => {
   it('shows the generated secrets, a demo token and a curl command for the real URL', () => {
@@ -45,6 +45,17 @@ describe('startBanner', () => {
     const onlyKey = banner(config({ HERALD_TOKEN_SECRET: secret }));
     expect(onlyKey).not.toContain(secret);
     expect(onlyKey).toContain('Set HERALD_API_KEY to keep it across restarts.');
+  });
+
+  it('generates no token secret and prints no demo token when the app signs tokens with its own keys', () => {
+    const cfg = config({ HERALD_TOKEN_JWKS_URL: 'https://auth.example.com/.well-known/jwks.json' });
+    expect(cfg.tokenSecret).toBeUndefined();
+    expect(cfg.generated.tokenSecret).toBe(false);
+    const text = startBanner({ url: 'http://127.0.0.1:8080', config: cfg, demo: undefined });
+    expect(text).toContain(`API key:       ${cfg.apiKey}`);
+    expect(text).not.toContain('Token secret');
+    expect(text).not.toContain('demo');
+    expect(text).toContain('--token <a client token signed by your key>');
   });
 
   it('counts the worker processes when there are several', () => {

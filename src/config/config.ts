@@ -19,8 +19,11 @@ export interface HeraldConfig {
   readonly redisPrefix: string;
   /** Key for the server API (HERALD_API_KEY). Generated and printed at start when unset. */
   readonly apiKey: string;
-  /** HMAC secret that client tokens are signed with (HERALD_TOKEN_SECRET). Generated when unset. */
-  readonly tokenSecret: string;
+  /**
+   * HMAC secret that client tokens are signed with (HERALD_TOKEN_SECRET). Generated when unset, unless
+   * tokenPublicKey or tokenJwksUrl is set: then HMAC tokens are accepted only if a secret is given.
+   */
+  readonly tokenSecret?: string;
   /**
    * A PEM public key verifying tokens signed by the app's own key pair (HERALD_TOKEN_PUBLIC_KEY: the
    * PEM text or a file path): RSA (RS*, PS*), EC (the ES* of its curve) or Ed25519/Ed448 (EdDSA).

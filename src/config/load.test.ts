@@ -470,6 +470,16 @@ describe('token keys', () => {
     expect(loadError({ env: { HERALD_TOKEN_PUBLIC_KEY: join(cwd, 'missing.pem') } }).message).toMatch(
       /cannot read .*missing\.pem.*ENOENT/,
     );
+    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const privatePem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    expect(loadError({ env: { HERALD_TOKEN_PUBLIC_KEY: privatePem } }).message).toContain(
+      'HERALD_TOKEN_PUBLIC_KEY (environment): is a private key: give Herald only the public key',
+    );
+    const pss = generateKeyPairSync('rsa-pss', { modulusLength: 2048 }).publicKey;
+    const pssPem = pss.export({ type: 'spki', format: 'pem' }).toString();
+    expect(loadError({ env: { HERALD_TOKEN_PUBLIC_KEY: pssPem } }).message).toContain(
+      'is an RSA-PSS-only key, which Herald cannot load',
+    );
     expect(loadError({ env: { HERALD_TOKEN_JWKS_URL: 'ftp://id.example/jwks' } }).message).toMatch(
       /HERALD_TOKEN_JWKS_URL \(environment\): must be an http:\/\/ or https:\/\/ URL/,
     );

@@ -128,7 +128,10 @@ function buildConfig(values: ScalarValues, file: Layer | undefined): HeraldConfi
     ]),
   );
   const apiKey = values.apiKey ?? generateSecret();
-  const tokenSecret = values.tokenSecret ?? generateSecret();
+  // An app that signs tokens with its own key pair needs no secret: generating one would only open a
+  // second, unused way in (and print it).
+  const ownKeys = values.tokenPublicKey !== undefined || values.tokenJwksUrl !== undefined;
+  const tokenSecret = values.tokenSecret ?? (ownKeys ? undefined : generateSecret());
   return {
     port: values.port ?? CONFIG_DEFAULTS.port,
     host: values.host ?? CONFIG_DEFAULTS.host,
@@ -136,8 +139,11 @@ function buildConfig(values: ScalarValues, file: Layer | undefined): HeraldConfi
     ...(values.redisClusterNodes === undefined ? {} : { redisClusterNodes: values.redisClusterNodes }),
     redisPrefix: values.redisPrefix ?? CONFIG_DEFAULTS.redisPrefix,
     apiKey,
-    tokenSecret,
-    generated: { apiKey: values.apiKey === undefined, tokenSecret: values.tokenSecret === undefined },
+    ...(tokenSecret === undefined ? {} : { tokenSecret }),
+    generated: {
+      apiKey: values.apiKey === undefined,
+      tokenSecret: values.tokenSecret === undefined && !ownKeys,
+    },
     ...(values.tokenPublicKey === undefined ? {} : { tokenPublicKey: values.tokenPublicKey }),
     ...(values.tokenJwksUrl === undefined ? {} : { tokenJwksUrl: values.tokenJwksUrl }),
     ...(values.tokenIssuer === undefined ? {} : { tokenIssuer: values.tokenIssuer }),

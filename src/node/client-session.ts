@@ -177,7 +177,8 @@ export class ClientSession implements Flushable, Beating, RunSubscriber {
    * A join or leave event on `channel`: sent to a live subscription, dropped for one being set up
    * (events are not part of the stream and are not recovered).
    */
-  deliverEvent(channel: string, frame: Buffer): void {
+  deliverEvent(channel: string, frame: Buffer, aboutClient: string): void {
+    if (aboutClient === this.id) return; // a client does not hear its own join or leave
     const subscription = this.#subscriptions.get(channel);
     if (subscription === undefined || subscription.pending !== undefined) return;
     this.#enqueue(frame);
@@ -211,7 +212,7 @@ export class ClientSession implements Flushable, Beating, RunSubscriber {
    * server API) without a permission check, and tells the client with a `subscribe` push carrying what
    * a subscribe reply would. False when the connection already holds the channel, or is not connected.
    */
-  serverSubscribe(channel: string, since?: StreamPosition): boolean {
+  serverSubscribe(channel: string, since?: StreamPosition, options: { required?: boolean } = {}): boolean {
     if (this.#state !== 'connected' || this.#subscriptions.has(channel)) return false;
     const subscription: Subscription = {
       lastOffset: since?.offset ?? 0,
@@ -219,7 +220,8 @@ export class ClientSession implements Flushable, Beating, RunSubscriber {
       pending: [],
     };
     this.#subscriptions.set(channel, subscription);
-    this.#node.subscribeServerSide(this, channel, since).then(
+    const current = () => this.#state !== 'closed' && this.#subscriptions.get(channel) === subscription;
+    this.#node.subscribeServerSide(this, channel, since, current).then(
       (result) => {
         if (this.#subscriptions.get(channel) !== subscription || this.#state === 'closed') return;
         subscription.lastOffset = result.position?.offset ?? 0;
@@ -231,7 +233,11 @@ export class ClientSession implements Flushable, Beating, RunSubscriber {
       },
       (err: unknown) => {
         this.#dropSubscription(channel, subscription);
+        if (this.#state === 'closed') return;
         this.#node.logger.warn({ err, client: this.id, channel }, 'server-side subscribe failed');
+        // A connection must not live on without its personal channel: it reconnects and tries again.
+        if (options.required === true)
+          this.disconnect(DisconnectCode.INTERNAL, 'personal channel unavailable');
       },
     );
     return true;
@@ -458,7 +464,7 @@ export class ClientSession implements Flushable, Beating, RunSubscriber {
       // positions the client names in `subs`.
       const personal = () => {
         for (const channel of this.#node.personalChannels(this.#user)) {
-          this.serverSubscribe(channel, request.subs?.[channel]?.since);
+          this.serverSubscribe(channel, request.subs?.[channel]?.since, { required: true });
         }
       };
       return { result, afterReply: personal };
@@ -486,12 +492,21 @@ export class ClientSession implements Flushable, Beating, RunSubscriber {
         };
         this.#subscriptions.set(request.channel, subscription);
         try {
+          const current = () =>
+            this.#state !== 'closed' && this.#subscriptions.get(request.channel) === subscription;
           const result = await this.#node.subscribeClient(
             this,
             request.channel,
             request.since,
             request.token,
+            current,
           );
+          if (!current()) {
+            throw new HeraldError(
+              'HERALD_ERR_PERMISSION_DENIED',
+              `the server unsubscribed the connection from ${request.channel} meanwhile`,
+            );
+          }
           subscription.lastOffset = result.position?.offset ?? 0;
           subscription.epoch = result.position?.epoch ?? '';
           return { result: encodeSubscribeResult(result), afterReply: () => this.#activate(subscription) };
@@ -503,7 +518,8 @@ export class ClientSession implements Flushable, Beating, RunSubscriber {
       }
       case 'unsubscribe': {
         const { channel } = parseUnsubscribe(params);
-        if (this.#subscriptions.delete(channel)) this.#node.unsubscribeClient(this, channel);
+        const subscription = this.#subscriptions.get(channel);
+        if (subscription !== undefined) this.#dropSubscription(channel, subscription);
         return { result: '{}' };
       }
       case 'publish': {

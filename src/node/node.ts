@@ -300,7 +300,8 @@ export class HeraldNode {
     session: ClientSession,
     channel: string,
     since: StreamPosition | undefined,
-    channelToken?: string,
+    channelToken: string | undefined,
+    current: () => boolean,
   ): Promise<SubscribeOutcome> {
     const options = this.#rules.forChannel(channel);
     // Only private namespaces look at a channel token; elsewhere one is ignored.
@@ -309,7 +310,7 @@ export class HeraldNode {
         ? await this.#tokens.verifyChannel(channelToken)
         : undefined;
     checkSubscribe(session.identity, options, channel, grant);
-    return this.subscribeServerSide(session, channel, since);
+    return this.subscribeServerSide(session, channel, since, current);
   }
 
   /**
@@ -320,8 +321,13 @@ export class HeraldNode {
     session: ClientSession,
     channel: string,
     since: StreamPosition | undefined,
+    current: () => boolean,
   ): Promise<SubscribeOutcome> {
     const options = this.#rules.forChannel(channel);
+    // The session may have closed, or dropped this subscription, while a channel token was checked:
+    // joining the hub now would leave an entry nothing ever removes.
+    if (!current())
+      throw new HeraldError('HERALD_ERR_PERMISSION_DENIED', `no longer subscribing to ${channel}`);
     this.hub.subscribe(channel, session);
     this.#presence.join(channel, session);
     await this.#engineSubscriptions.sync(channel);
@@ -402,6 +408,9 @@ export class HeraldNode {
   /** A page of the clients subscribed to `channel` on every node. */
   async presence(channel: string, cursor: string | undefined, limit: number): Promise<PresencePage> {
     this.#assertPresence(channel);
+    if (cursor !== undefined && !/^\d{1,20}$/.test(cursor)) {
+      throw new HeraldError('HERALD_ERR_BAD_REQUEST', '"cursor" must be the cursor of a previous page');
+    }
     return this.#broker.presence(channel, cursor, limit);
   }
 
@@ -698,10 +707,12 @@ export class HeraldNode {
   #onPresenceEvent(channel: string, event: PresenceEvent): void {
     const subscribers = this.hub.subscribers(channel);
     if (subscribers === undefined) return;
+    // Publications queued for this turn were sent before the event: they go first.
+    this.#fanOut.flushChannel(channel);
     const frame = Buffer.from(
       `{"push":{"channel":${JSON.stringify(channel)},${JSON.stringify(event.type)}:${JSON.stringify(event.entry)}}}`,
     );
-    for (const session of subscribers) session.deliverEvent(channel, frame);
+    for (const session of subscribers) session.deliverEvent(channel, frame, event.entry.client);
   }
 
   #assertOpen(): void {

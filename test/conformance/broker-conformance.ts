@@ -364,6 +364,15 @@ export function brokerConformance(name: string, createBroker: (scope: string) =>
         expect(await readAll()).toEqual(['c-bob']);
       });
 
+      it('counts users whose id holds a tab or JSON-looking text correctly', async () => {
+        const odd = { client: 'c-odd', user: 'a\tb {"x":1}', info: { note: 'tab\there' } };
+        await broker.presenceAdd(channel, [odd, bob], 60_000);
+        expect(await broker.presenceStats(channel)).toEqual({ clients: 2, users: 2 });
+        expect((await broker.presence(channel, undefined, 100)).clients).toContainEqual(odd);
+        await broker.presenceRemove(channel, [odd]);
+        expect(await broker.presenceStats(channel)).toEqual({ clients: 1, users: 1 });
+      });
+
       it('drops clients that were not refreshed in time', async () => {
         await broker.presenceAdd(channel, [alice1], 100);
         await broker.presenceAdd(channel, [bob], 60_000);

@@ -4,7 +4,7 @@ import type { HeraldConfig } from '../../src/config/config.ts';
 import { mintToken, type MintOptions } from '../../src/auth/tokens.ts';
 import { ProtocolClient, type ProtocolClientOptions } from '../../src/cli/protocol-client.ts';
 import { startHerald, type HeraldServer } from '../../src/server.ts';
-import { testConfig } from './config.ts';
+import { TEST_TOKEN_SECRET, testConfig } from './config.ts';
 
 export interface TestHerald extends HeraldServer {
   readonly config: HeraldConfig;
@@ -26,7 +26,7 @@ export async function startTestHerald(overrides: Partial<HeraldConfig> = {}): Pr
   const server = await startHerald(config, { logger: pino({ level: 'silent' }) });
   const wsUrl = `${server.url.replace(/^http/, 'ws')}/connection/websocket`;
   const token = (options: Partial<MintOptions> = {}) =>
-    mintToken(config.tokenSecret, { user: 'alice', ...options });
+    mintToken(config.tokenSecret ?? TEST_TOKEN_SECRET, { user: 'alice', ...options });
   return {
     ...server,
     close: () => server.close(),

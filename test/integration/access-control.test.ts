@@ -23,6 +23,7 @@ beforeAll(async () => {
       priv: namespace({ subscribe: 'private', clientPublish: true }),
       sealed: namespace({ clientHistory: false }),
       lobby: namespace({ anonymousSubscribe: true }),
+      inbox: namespace({ personal: true }),
     },
   });
 });
@@ -104,10 +105,50 @@ describe('subscribe: "private"', () => {
     client.close();
   });
 
+  it("keeps a token's channels claim: a channel token does not widen it", async () => {
+    const narrowed = await herald.client({ token: await herald.token({ channels: ['priv:mine*'] }) });
+    const token = await herald.token({ channel: 'priv:elsewhere' });
+    expect(await codeOf(narrowed.call('subscribe', { channel: 'priv:elsewhere', token }))).toBe(
+      ErrorCode.PERMISSION_DENIED,
+    );
+    const own = await herald.token({ channel: 'priv:mine-1' });
+    await expect(narrowed.call('subscribe', { channel: 'priv:mine-1', token: own })).resolves.toBeDefined();
+    narrowed.close();
+  });
+
+  it('refuses anonymous clients its history with the reason', async () => {
+    const anonymous = await herald.client({ token: null });
+    await anonymous.call('connect', {});
+    const error = await anonymous.call('history', { channel: 'priv:room-1' }).catch((err: unknown) => err);
+    expect(error).toBeInstanceOf(ProtocolError);
+    expect((error as ProtocolError).message).toBe(
+      'priv:room-1 is private: subscribe with a channel token before reading its history',
+    );
+    anonymous.close();
+  });
+
   it('refuses a channel token presented to connect', async () => {
     const client = await herald.client({ token: null });
     const token = await herald.token({ channel: 'priv:room-1' });
     expect(await codeOf(client.call('connect', { token }))).toBe(ErrorCode.UNAUTHORIZED);
+  });
+});
+
+describe('personal: true', () => {
+  it("subscribes a client to its own channel and refuses another user's", async () => {
+    const ann = await herald.client({ token: null });
+    const subscribed = new Set<string>();
+    ann.onMessage((message) => {
+      const push = (message as { push?: { channel?: string; subscribe?: unknown } }).push;
+      if (push?.subscribe !== undefined && push.channel !== undefined) subscribed.add(push.channel);
+    });
+    await ann.call('connect', { token: await herald.token({ user: 'ann' }) });
+    await waitFor(() => subscribed.has('inbox:ann'), 3000, 'the personal channel');
+    const error = await ann.call('subscribe', { channel: 'inbox:bob' }).catch((err: unknown) => err);
+    expect((error as ProtocolError).code).toBe(ErrorCode.PERMISSION_DENIED);
+    expect((error as ProtocolError).message).toBe("inbox:bob is another user's personal channel");
+    expect(await codeOf(ann.call('history', { channel: 'inbox:bob' }))).toBe(ErrorCode.PERMISSION_DENIED);
+    ann.close();
   });
 });
 

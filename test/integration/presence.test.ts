@@ -119,8 +119,18 @@ describe.each(topologies)('presence on three nodes on %s', (_name, engine, engin
       if (push?.['join'] !== undefined) events.push(`join ${push['join'].user ?? ''}`);
       if (push?.['leave'] !== undefined) events.push(`leave ${push['leave'].user ?? ''}`);
     });
-    const ann = await join(a, 'ann', channel, { name: 'Ann' });
+    // Ann listens from before her subscribe: she hears Bob's join, never her own.
+    const ann = await a.client({ token: await a.token({ user: 'ann', info: { name: 'Ann' } }) });
+    const heardByAnn: string[] = [];
+    ann.onMessage((message) => {
+      const push = (message as { push?: Record<string, { user?: string }> }).push;
+      if (push?.['join'] !== undefined) heardByAnn.push(`join ${push['join'].user ?? ''}`);
+    });
+    await ann.call('subscribe', { channel });
     const bob = await join(b, 'bob', channel);
+    for (let i = 0; i < 200 && heardByAnn.length < 1; i++)
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(heardByAnn).toEqual(['join bob']);
     await ann.call('unsubscribe', { channel });
     bob.close();
     for (let i = 0; i < 200 && events.length < 4; i++)
@@ -139,6 +149,9 @@ describe.each(topologies)('presence on three nodes on %s', (_name, engine, engin
     expect((await api(a, '/presence?channel=quiet:x')).body).toMatchObject({
       error: { code: 'HERALD_ERR_PRESENCE_DISABLED' },
     });
+    const badCursor = await api(a, '/presence?channel=room:x&cursor=abc');
+    expect(badCursor.status).toBe(400);
+    expect(badCursor.body).toMatchObject({ error: { code: 'HERALD_ERR_BAD_REQUEST' } });
     const narrowed = await a.client({ token: await a.token({ channels: ['room:mine'] }) });
     const error = await narrowed.call('presence', { channel: 'room:other' }).catch((err: unknown) => err);
     expect((error as ProtocolError).code).toBe(ErrorCode.PERMISSION_DENIED);

@@ -10,13 +10,14 @@ export interface BannerInput {
   /** Where the server listens, with the real port: `http://127.0.0.1:8080`. */
   readonly url: string;
   readonly config: HeraldConfig;
-  /** A token for user `demo`, minted with the token secret. */
-  readonly demoToken: string;
-  /** Its lifetime as written for people, e.g. "24h". */
-  readonly demoTokenTtl: string;
+  /**
+   * A token for user `demo` minted with the token secret, and its lifetime as written for people
+   * ("24h"); none when tokens are signed by the app's own keys and there is no secret.
+   */
+  readonly demo: { readonly token: string; readonly ttl: string } | undefined;
 }
 
-export function startBanner({ url, config, demoToken, demoTokenTtl }: BannerInput): string {
+export function startBanner({ url, config, demo }: BannerInput): string {
   const { generated } = config;
   const apiKey = generated.apiKey ? config.apiKey : '<your API key>';
   const secrets: string[] = [];
@@ -34,14 +35,14 @@ export function startBanner({ url, config, demoToken, demoTokenTtl }: BannerInpu
     ...secrets,
     `Set ${variables} to keep ${secrets.length === 1 ? 'it' : 'them'} across restarts.`,
     '',
-    `Development client token for user "demo" (expires in ${demoTokenTtl}):`,
-    `  ${demoToken}`,
-    '',
+    ...(demo === undefined
+      ? []
+      : [`Development client token for user "demo" (expires in ${demo.ttl}):`, `  ${demo.token}`, '']),
     'Publish a message:',
     `  curl -X POST ${url}/api/publish -H 'Authorization: apikey ${apiKey}' -H 'Content-Type: application/json' -d '{"channel":"chat:lobby","data":{"text":"hello"}}'`,
     '',
     'Watch a channel:',
-    `  npx herald subscribe chat:lobby${urlFlag} --token ${demoToken}`,
+    `  npx herald subscribe chat:lobby${urlFlag} --token ${demo?.token ?? '<a client token signed by your key>'}`,
     '',
   ];
   return lines.join('\n');

@@ -28,6 +28,13 @@ export async function startServer(config: HeraldConfig, logger: Logger): Promise
 /** Prints the start banner to stderr when a secret was generated: the person needs to see it. */
 export async function printStartBanner(url: string, config: HeraldConfig, io: CliIo): Promise<void> {
   if (!config.generated.apiKey && !config.generated.tokenSecret) return;
-  const demoToken = await mintToken(config.tokenSecret, { user: 'demo', ttlSeconds: DEMO_TOKEN_TTL.seconds });
-  io.writeErr(startBanner({ url, config, demoToken, demoTokenTtl: DEMO_TOKEN_TTL.text }));
+  // No demo token when the app signs tokens with its own keys and set no secret.
+  const demo =
+    config.tokenSecret !== undefined
+      ? {
+          token: await mintToken(config.tokenSecret, { user: 'demo', ttlSeconds: DEMO_TOKEN_TTL.seconds }),
+          ttl: DEMO_TOKEN_TTL.text,
+        }
+      : undefined;
+  io.writeErr(startBanner({ url, config, demo }));
 }

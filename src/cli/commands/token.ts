@@ -87,7 +87,7 @@ function tokenSecret(options: TokenOptions, io: CliIo): string {
     if (err instanceof ConfigError) throw new CliError(err.message, EXIT_USAGE, { cause: err });
     throw err;
   }
-  if (config.generated.tokenSecret) {
+  if (config.generated.tokenSecret || config.tokenSecret === undefined) {
     throw new CliError(
       'error: no token secret: pass --token-secret, set HERALD_TOKEN_SECRET, or set tokenSecret in herald.config.json (the same secret the server uses)',
       EXIT_USAGE,

@@ -32,13 +32,13 @@ export class MemoryPresence implements Omit<PresenceStore, 'publishPresenceEvent
     const presence = this.#pruned(channel);
     if (presence === undefined) return { clients: [], cursor: undefined };
     const clients = [...presence.members.keys()].sort();
-    const start = cursor === undefined ? 0 : clients.findIndex((client) => client > cursor);
-    const page = start < 0 ? [] : clients.slice(start, start + limit);
-    const last = page.at(-1);
-    const more = last !== undefined && clients.at(-1) !== last;
+    // The cursor is the index of the page's first client in that order, like Redis's numeric cursors.
+    const start = cursor === undefined ? 0 : Number(cursor);
+    const page = clients.slice(start, start + limit);
+    const next = start + page.length;
     return {
       clients: page.map((client) => presence.members.get(client)?.entry).filter((e) => e !== undefined),
-      cursor: more ? last : undefined,
+      cursor: next < clients.length ? String(next) : undefined,
     };
   }
 

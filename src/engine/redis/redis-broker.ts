@@ -268,7 +268,7 @@ export class RedisBroker implements Broker {
     const clients: PresenceEntry[] = [];
     for (let i = 1; i < fields.length; i += 2) {
       const value = fields[i] ?? '';
-      clients.push(JSON.parse(value.slice(value.indexOf('\t') + 1)) as PresenceEntry);
+      clients.push(JSON.parse(value.slice(value.lastIndexOf('\t') + 1)) as PresenceEntry);
     }
     return { clients, cursor: next === '0' ? undefined : next };
   }

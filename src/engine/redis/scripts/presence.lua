@@ -19,7 +19,8 @@ local function remove(client)
   local value = redis.call('hget', KEYS[2], client)
   redis.call('hdel', KEYS[2], client)
   if not value then return end
-  local user = string.sub(value, 1, string.find(value, '\t', 1, true) - 1)
+  -- The entry is JSON, which never holds a raw tab: the user is everything before the last one.
+  local user = string.match(value, '^(.*)\t')
   if user ~= '' and redis.call('hincrby', KEYS[3], user, -1) <= 0 then redis.call('hdel', KEYS[3], user) end
 end
 
