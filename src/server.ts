@@ -5,9 +5,14 @@
 import fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import { registerApi } from './api/index.ts';
+import { Metrics } from './ops/metrics.ts';
+import { RateLimitedLog } from './core/rate-limited-log.ts';
+import { registerDashboardRoutes } from './ops/dashboard-routes.ts';
+import { DashboardSessions } from './ops/dashboard-session.ts';
 import { TokenVerifier } from './auth/tokens.ts';
 import type { HeraldConfig } from './config/config.ts';
-import { NamespaceRules } from './core/namespace.ts';
+import { configSummary } from './config/summary.ts';
+import { NamespaceRules, withBuiltInNamespaces } from './core/namespace.ts';
 import type { Broker } from './engine/broker.ts';
 import { MemoryBroker } from './engine/memory/memory-broker.ts';
 import { RedisBroker } from './engine/redis/redis-broker.ts';
@@ -22,6 +27,11 @@ export interface HeraldServer {
   readonly port: number;
   readonly node: HeraldNode;
   readonly app: FastifyInstance;
+  /**
+   * Shuts down gracefully (what SIGTERM and SIGINT do): stops listening, reports not ready, moves the
+   * clients to other nodes over the configured drain period, lets requests under way finish, then
+   * closes the node and its engine. Calling it again returns the same promise.
+   */
   close(): Promise<void>;
 }
 
@@ -33,13 +43,18 @@ export interface StartOptions {
 
 export async function startHerald(config: HeraldConfig, options: StartOptions = {}): Promise<HeraldServer> {
   const logger = options.logger ?? pino({ level: config.logLevel });
-  const broker = options.broker ?? createBroker(config, logger);
-  const rules = new NamespaceRules(config.namespaceDefaults, new Map(Object.entries(config.namespaces)));
+  const metrics = new Metrics();
+  const broker = metrics.timeEngine(options.broker ?? createBroker(config, logger));
+  const rules = new NamespaceRules(
+    config.namespaceDefaults,
+    withBuiltInNamespaces(config.namespaces, { dashboard: config.dashboard }),
+  );
   const node = new HeraldNode({
     broker,
     config,
     logger,
     rules,
+    metrics,
     tokens: new TokenVerifier({
       ...(config.tokenSecret === undefined ? {} : { secret: config.tokenSecret }),
       ...(config.tokenPublicKey === undefined ? {} : { publicKey: config.tokenPublicKey }),
@@ -49,9 +64,10 @@ export async function startHerald(config: HeraldConfig, options: StartOptions = 
       clockToleranceS: config.tokenClockToleranceMs / 1000,
     }),
   });
+  metrics.watch(node);
   await node.start();
   try {
-    return await listen(config, node, logger);
+    return await listen(config, node, logger, metrics);
   } catch (err) {
     await node.close();
     throw err;
@@ -66,15 +82,29 @@ export async function startHerald(config: HeraldConfig, options: StartOptions = 
  */
 const LISTEN_BACKLOG = 4096;
 
-async function listen(config: HeraldConfig, node: HeraldNode, logger: Logger): Promise<HeraldServer> {
+async function listen(
+  config: HeraldConfig,
+  node: HeraldNode,
+  logger: Logger,
+  metrics: Metrics,
+): Promise<HeraldServer> {
   const httpLogger: FastifyBaseLogger = logger.child({ component: 'http' });
   // One log line per request would drown the logs of a busy publisher; errors are still logged.
   const logController = new LogController({ disableRequestLogging: true });
   const app = fastify({ loggerInstance: httpLogger, logController });
-  await registerOps(app, { node });
-  await registerApi(app, { node, apiKey: config.apiKey });
-  await registerSse(app, { node });
-  new WebSocketTransport(node).attach(app.server);
+  // Once the node drains, every answer closes its connection: keep-alive clients (publishers) go to
+  // another node for their next request, and their connections do not hold the shutdown.
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if (node.draining) reply.header('connection', 'close');
+    return payload;
+  });
+  // The dashboard's sign-in opens the API and its own connections; none of it exists when it is off.
+  const dashboard = config.dashboard ? new DashboardSessions(config) : undefined;
+  await registerOps(app, { node, metrics });
+  if (dashboard !== undefined) registerDashboardRoutes(app, { node, sessions: dashboard });
+  await registerApi(app, { node, apiKey: config.apiKey, ...(dashboard === undefined ? {} : { dashboard }) });
+  await registerSse(app, { node, ...(dashboard === undefined ? {} : { dashboard }) });
+  new WebSocketTransport(node, dashboard).attach(app.server);
   try {
     await app.listen({ port: config.port, host: config.host, backlog: LISTEN_BACKLOG });
   } catch (err) {
@@ -85,42 +115,61 @@ async function listen(config: HeraldConfig, node: HeraldNode, logger: Logger): P
   const address = app.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
-  logger.info({ port, host: config.host, engine: node.engine }, 'herald started');
+  logger.info(
+    { port, host: config.host, engine: node.engine, config: configSummary(config) },
+    'herald started',
+  );
   let closing: Promise<void> | undefined;
   return {
     url: `http://${host}:${port}`,
     port,
     node,
     app,
-    close: () => (closing ??= shutdown(app, node)),
+    close: () => (closing ??= shutdown(app, node, config.drainPeriodMs)),
   };
 }
 
 /**
- * How long requests still in flight when the node has closed get to finish before their connections
+ * How long requests still in flight once the clients are gone get to finish before their connections
  * are dropped. Connections that never sent a request (or keep one open, like a half-closed stream)
  * would otherwise hold the shutdown until Node's request timeout, a minute or more.
  */
 const SHUTDOWN_GRACE_MS = 1000;
 
-async function shutdown(app: FastifyInstance, node: HeraldNode): Promise<void> {
-  await node.close();
-  const closed = app.close();
-  const timer = setTimeout(() => app.server.closeAllConnections(), SHUTDOWN_GRACE_MS);
+/**
+ * The graceful drain, in an order that loses nothing: the node turns not ready and the server stops
+ * listening (new connections go to other nodes); the clients are moved away over `drainPeriodMs`;
+ * HTTP requests under way (publishes) finish while the engine is still open; only then do the node
+ * and its engine close. docs/operations.md describes it for operators.
+ */
+async function shutdown(app: FastifyInstance, node: HeraldNode, drainPeriodMs: number): Promise<void> {
+  const drained = node.drain(drainPeriodMs);
+  // Stops accepting connections at once (and closes idle keep-alive ones); app.close() below waits
+  // for the rest.
+  app.server.close();
   try {
-    await closed;
+    await drained;
+    const closed = app.close();
+    const timer = setTimeout(() => app.server.closeAllConnections(), SHUTDOWN_GRACE_MS);
+    try {
+      await closed;
+    } finally {
+      clearTimeout(timer);
+    }
   } finally {
-    clearTimeout(timer);
+    await node.close();
   }
 }
 
 function createBroker(config: HeraldConfig, logger: Logger): Broker {
   if (config.redisUrl === undefined && config.redisClusterNodes === undefined) return new MemoryBroker();
   const log = logger.child({ component: 'redis' });
+  // While Redis is down every reconnect attempt fails with an error: a few lines say so, not thousands.
+  const errors = new RateLimitedLog(log, 'warn');
   return new RedisBroker({
     ...(config.redisUrl === undefined ? {} : { url: config.redisUrl }),
     ...(config.redisClusterNodes === undefined ? {} : { clusterNodes: config.redisClusterNodes }),
     prefix: config.redisPrefix,
-    onError: (err) => log.warn({ err: err.message }, 'redis connection error'),
+    onError: (err) => errors.log({ err: err.message }, 'redis connection error'),
   });
 }

@@ -7,12 +7,17 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import { HeraldError } from '../core/errors.ts';
+import { DASHBOARD_HEADER, type DashboardSessions } from '../ops/dashboard-session.ts';
 
 /** The authorization scheme, matched case-insensitively as HTTP schemes are (RFC 9110, section 11.1). */
 export const API_KEY_SCHEME = 'apikey';
 
-/** An `onRequest` hook rejecting requests without the right key with HERALD_ERR_INVALID_API_KEY. */
-export function apiKeyCheck(apiKey: string): onRequestAsyncHookHandler {
+/**
+ * An `onRequest` hook rejecting requests without the right key with HERALD_ERR_INVALID_API_KEY. With
+ * `dashboard`, a request with no Authorization header passes on a signed-in dashboard's cookie when
+ * it also carries `X-Herald-Dashboard: 1`.
+ */
+export function apiKeyCheck(apiKey: string, dashboard?: DashboardSessions): onRequestAsyncHookHandler {
   const expected = digest(apiKey);
   /**
    * The header each kept-alive connection last passed the check with. A back end sends the same
@@ -25,6 +30,10 @@ export function apiKeyCheck(apiKey: string): onRequestAsyncHookHandler {
     const header = request.headers.authorization;
     const socket = request.raw.socket;
     if (header !== undefined && accepted.get(socket) === header) return;
+    if (header === undefined && dashboard !== undefined && request.headers[DASHBOARD_HEADER] !== undefined) {
+      if (request.headers[DASHBOARD_HEADER] === '1' && dashboard.verify(request.raw) !== undefined) return;
+      throw new HeraldError('HERALD_ERR_INVALID_API_KEY', 'the dashboard session expired: sign in again');
+    }
     const given = presentedKey(header);
     if (!timingSafeEqual(digest(given), expected)) {
       throw new HeraldError('HERALD_ERR_INVALID_API_KEY', 'unknown API key');

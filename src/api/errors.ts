@@ -4,6 +4,7 @@
  * errors (body too large, unsupported content type, ...) are mapped to Herald codes, and anything
  * unexpected becomes HERALD_ERR_INTERNAL with its details logged, never sent.
  */
+import { NO_METRICS, type NodeMetrics } from '../node/node-metrics.ts';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { HeraldError } from '../core/errors.ts';
 import { BODY_LIMIT_BYTES } from './schemas.ts';
@@ -17,10 +18,12 @@ export function errorBody(error: HeraldError): ErrorBody {
 }
 
 /** Installs the error and not-found handlers on the /api scope. */
-export function installErrorHandling(api: FastifyInstance): void {
-  api.setErrorHandler((err: unknown, request, reply) =>
-    sendError(request, reply, toApiError(err, request.routeOptions.bodyLimit)),
-  );
+export function installErrorHandling(api: FastifyInstance, metrics: NodeMetrics = NO_METRICS): void {
+  api.setErrorHandler((err: unknown, request, reply) => {
+    const error = toApiError(err, request.routeOptions.bodyLimit);
+    metrics.countError(error.code, 'api');
+    return sendError(request, reply, error);
+  });
   api.setNotFoundHandler((request, reply) =>
     sendError(
       request,

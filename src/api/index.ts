@@ -6,6 +6,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { HeraldNode } from '../node/node.ts';
+import type { DashboardSessions } from '../ops/dashboard-session.ts';
 import { apiKeyCheck } from './auth.ts';
 import { installErrorHandling } from './errors.ts';
 import { registerOpenApiGenerator, registerOpenApiRoute } from './openapi.ts';
@@ -25,18 +26,20 @@ export interface ApiOptions {
   readonly node: HeraldNode;
   /** The key every protected route requires (HERALD_API_KEY). */
   readonly apiKey: string;
+  /** The dashboard's sessions, whose cookie also opens the API; none when the dashboard is off. */
+  readonly dashboard?: DashboardSessions;
 }
 
 export async function registerApi(app: FastifyInstance, options: ApiOptions): Promise<void> {
   await app.register(
     async (api) => {
-      installErrorHandling(api);
+      installErrorHandling(api, options.node.metrics);
       installValidation(api);
       api.addSchema(errorResponseSchema);
       await registerOpenApiGenerator(api, options.node.version);
       registerOpenApiRoute(api);
       await api.register(async (secured) => {
-        secured.addHook('onRequest', apiKeyCheck(options.apiKey));
+        secured.addHook('onRequest', apiKeyCheck(options.apiKey, options.dashboard));
         registerPublishRoutes(secured, options.node);
         registerHistoryRoute(secured, options.node);
         registerChannelsRoute(secured, options.node);

@@ -8,13 +8,35 @@
  */
 import type { ChannelMatcher } from '../core/pattern.ts';
 import type { NamespaceOptions } from '../core/namespace.ts';
-import { namespaceOf } from '../core/channel.ts';
+import { isReservedChannel, namespaceOf } from '../core/channel.ts';
 import { HeraldError } from '../core/errors.ts';
 import type { ChannelGrant } from './tokens.ts';
 
 export type Identity =
-  | { readonly anonymous: true }
-  | { readonly anonymous: false; readonly user: string; readonly channels: ChannelMatcher | undefined };
+  | { readonly anonymous: true; readonly dashboard?: never }
+  | {
+      readonly anonymous: false;
+      readonly user: string;
+      readonly channels: ChannelMatcher | undefined;
+      readonly dashboard?: never;
+    }
+  /**
+   * The dashboard's own connection (signed in with the admin password or API key): it watches any
+   * channel, Herald's own included, and reads history and presence; it publishes through the API.
+   */
+  | {
+      readonly anonymous: false;
+      readonly dashboard: true;
+      readonly user: string;
+      readonly channels: undefined;
+    };
+
+/** Herald's own channels (`$herald:…`) are the dashboard's alone. */
+function checkReserved(identity: Identity, channel: string): void {
+  if (isReservedChannel(channel) && identity.dashboard !== true) {
+    throw new HeraldError('HERALD_ERR_PERMISSION_DENIED', `${channel} is reserved for Herald's dashboard`);
+  }
+}
 
 /**
  * Throws HERALD_ERR_PERMISSION_DENIED unless `identity` may subscribe to `channel`. In a private
@@ -26,6 +48,8 @@ export function checkSubscribe(
   channel: string,
   grant?: ChannelGrant,
 ): void {
+  checkReserved(identity, channel);
+  if (identity.dashboard === true) return;
   if (identity.anonymous) {
     if (!options.anonymousSubscribe || options.subscribe !== 'any') {
       throw new HeraldError(
@@ -83,6 +107,8 @@ export function checkRead(
   subscribed: boolean,
   what: 'history' | 'presence' = 'history',
 ): void {
+  checkReserved(identity, channel);
+  if (identity.dashboard === true) return;
   const allowed = what === 'history' ? options.clientHistory : options.clientPresence;
   if (!allowed) {
     throw new HeraldError('HERALD_ERR_PERMISSION_DENIED', `clients may not read the ${what} of ${channel}`);
@@ -110,6 +136,10 @@ export function checkPublish(
   channel: string,
   subscribed: boolean,
 ): void {
+  if (identity.dashboard === true) {
+    throw new HeraldError('HERALD_ERR_PERMISSION_DENIED', 'the dashboard publishes through the server API');
+  }
+  checkReserved(identity, channel);
   if (!options.clientPublish) {
     throw new HeraldError('HERALD_ERR_PERMISSION_DENIED', `clients may not publish to ${channel}`);
   }

@@ -266,6 +266,9 @@ export interface MintOptions {
   readonly ttlSeconds?: number;
   readonly channels?: readonly string[];
   readonly info?: JsonValue;
+  /** `iss` and `aud`, for a server that requires them. */
+  readonly issuer?: string;
+  readonly audience?: string;
 }
 
 /** Signs a client token (used by `herald token`, the start banner and tests). */
@@ -275,6 +278,8 @@ export async function mintToken(secret: string, options: MintOptions): Promise<s
   if (options.ttlSeconds !== undefined) claims['exp'] = Math.floor(Date.now() / 1000) + options.ttlSeconds;
   if (options.channels !== undefined) claims['channels'] = options.channels;
   if (options.info !== undefined) claims['info'] = options.info;
+  if (options.issuer !== undefined) claims['iss'] = options.issuer;
+  if (options.audience !== undefined) claims['aud'] = options.audience;
   const sign = createSigner({ key: secret, algorithm: 'HS256' });
   return Promise.resolve(sign(claims));
 }

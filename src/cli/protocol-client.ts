@@ -29,6 +29,8 @@ export class ProtocolError extends Error {
 export interface ProtocolClientOptions {
   /** Sent as the Origin header (browsers always send one). */
   readonly origin?: string;
+  /** More headers for the HTTP upgrade request (tests send the dashboard's cookie). */
+  readonly headers?: Readonly<Record<string, string>>;
   /** Subprotocols to offer; default `herald.v1.json`. */
   readonly protocols?: readonly string[];
   /** Answer server pings (default true); tests turn it off to provoke a no-pong disconnect. */
@@ -78,6 +80,7 @@ export class ProtocolClient {
   static open(url: string, options: ProtocolClientOptions = {}): Promise<ProtocolClient> {
     const ws = new WebSocket(url, [...(options.protocols ?? [SUBPROTOCOL])], {
       ...(options.origin === undefined ? {} : { origin: options.origin }),
+      ...(options.headers === undefined ? {} : { headers: { ...options.headers } }),
       ...(options.createConnection === undefined ? {} : { createConnection: options.createConnection }),
     });
     const client = new ProtocolClient(ws, options.autoPong ?? true);

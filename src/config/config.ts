@@ -19,6 +19,13 @@ export interface HeraldConfig {
   readonly redisPrefix: string;
   /** Key for the server API (HERALD_API_KEY). Generated and printed at start when unset. */
   readonly apiKey: string;
+  /** A password for the dashboard's sign-in, besides the API key (HERALD_ADMIN_PASSWORD). */
+  readonly adminPassword?: string;
+  /**
+   * Whether the dashboard (`/`) and the demo page (`/demo`) are served (HERALD_DASHBOARD: auto, on,
+   * off). `auto`, the default: when Herald listens on loopback only, or an admin password is set.
+   */
+  readonly dashboard: boolean;
   /**
    * HMAC secret that client tokens are signed with (HERALD_TOKEN_SECRET). Generated when unset, unless
    * tokenPublicKey or tokenJwksUrl is set: then HMAC tokens are accepted only if a secret is given.
@@ -68,6 +75,12 @@ export interface HeraldConfig {
   readonly pongTimeoutMs: number;
   /** How long a new connection may take to send `connect`, ms. Default 10 s. */
   readonly connectTimeoutMs: number;
+  /**
+   * How long a node shutting down (SIGTERM/SIGINT) takes to tell its clients to reconnect elsewhere,
+   * ms (HERALD_DRAIN_PERIOD): it disconnects them (3001) a few at a time over this period, so their
+   * reconnects do not all land on the other nodes at once. 0 disconnects everyone at once. Default 10 s.
+   */
+  readonly drainPeriodMs: number;
   /** Most publications one history call returns. Default 1000. */
   readonly historyMaxLimit: number;
   /** How long an idempotency key is remembered, ms. Default 5 minutes. */

@@ -49,6 +49,7 @@ describe('defaults', () => {
       pingIntervalMs: 25_000,
       pongTimeoutMs: 10_000,
       connectTimeoutMs: 10_000,
+      drainPeriodMs: 10_000,
       historyMaxLimit: 1000,
       idempotencyTtlMs: 300_000,
       nodeName: hostname(),
@@ -255,6 +256,14 @@ describe('durations and sizes', () => {
     expect(config.maxOutboundBytes).toBe(8 * 1024 * 1024);
   });
 
+  it('takes a drain period of 0 (disconnect at once) and refuses one over an hour', () => {
+    expect(load({ env: { HERALD_DRAIN_PERIOD: '0' } }).drainPeriodMs).toBe(0);
+    expect(load({ flags: { drainPeriod: '2.5s' } }).drainPeriodMs).toBe(2500);
+    expect(loadError({ env: { HERALD_DRAIN_PERIOD: '2h' } }).message).toContain(
+      'HERALD_DRAIN_PERIOD (environment): must be a duration from 0ms to 3600000ms',
+    );
+  });
+
   it('reads a bare number in the environment as milliseconds or bytes', () => {
     const config = load({ env: { HERALD_PING_INTERVAL: '1000', HERALD_MAX_FRAME_SIZE: '2048' } });
     expect(config.pingIntervalMs).toBe(1000);
@@ -433,6 +442,24 @@ describe('workers', () => {
         `HERALD_WORKERS (environment): auto means ${availableParallelism()} workers on this machine, and more than one worker needs the Redis engine`,
       );
     }
+  });
+});
+
+describe('dashboard', () => {
+  it('is on for loopback, off elsewhere unless an admin password is set or it is switched on', () => {
+    expect(load().dashboard).toBe(true);
+    expect(load({ env: { HERALD_HOST: '0.0.0.0' } }).dashboard).toBe(false);
+    expect(
+      load({ env: { HERALD_HOST: '0.0.0.0', HERALD_ADMIN_PASSWORD: 'a-long-admin-password' } }).dashboard,
+    ).toBe(true);
+    expect(load({ env: { HERALD_HOST: '0.0.0.0', HERALD_DASHBOARD: 'on' } }).dashboard).toBe(true);
+    expect(load({ env: { HERALD_DASHBOARD: 'off' } }).dashboard).toBe(false);
+    expect(loadError({ env: { HERALD_DASHBOARD: 'yes' } }).message).toContain(
+      'HERALD_DASHBOARD (environment): must be one of auto, on, off',
+    );
+    expect(loadError({ env: { HERALD_ADMIN_PASSWORD: 'short' } }).message).toContain(
+      'must be at least 16 characters',
+    );
   });
 });
 

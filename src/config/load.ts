@@ -38,6 +38,7 @@ export const CONFIG_DEFAULTS = {
   pingIntervalMs: 25_000,
   pongTimeoutMs: 10_000,
   connectTimeoutMs: 10_000,
+  drainPeriodMs: 10_000,
   historyMaxLimit: 1000,
   idempotencyTtlMs: 5 * 60_000,
   positionCheckIntervalMs: 15_000,
@@ -128,17 +129,25 @@ function buildConfig(values: ScalarValues, file: Layer | undefined): HeraldConfi
     ]),
   );
   const apiKey = values.apiKey ?? generateSecret();
+  const host = values.host ?? CONFIG_DEFAULTS.host;
+  // Not open by default where the network can reach it: off the loopback, only with a password of its own.
+  const dashboardMode = values.dashboard ?? 'auto';
+  const dashboard =
+    dashboardMode === 'on' ||
+    (dashboardMode === 'auto' && (isLoopback(host) || values.adminPassword !== undefined));
   // An app that signs tokens with its own key pair needs no secret: generating one would only open a
   // second, unused way in (and print it).
   const ownKeys = values.tokenPublicKey !== undefined || values.tokenJwksUrl !== undefined;
   const tokenSecret = values.tokenSecret ?? (ownKeys ? undefined : generateSecret());
   return {
     port: values.port ?? CONFIG_DEFAULTS.port,
-    host: values.host ?? CONFIG_DEFAULTS.host,
+    host,
     ...(values.redisUrl === undefined ? {} : { redisUrl: values.redisUrl }),
     ...(values.redisClusterNodes === undefined ? {} : { redisClusterNodes: values.redisClusterNodes }),
     redisPrefix: values.redisPrefix ?? CONFIG_DEFAULTS.redisPrefix,
     apiKey,
+    ...(values.adminPassword === undefined ? {} : { adminPassword: values.adminPassword }),
+    dashboard,
     ...(tokenSecret === undefined ? {} : { tokenSecret }),
     generated: {
       apiKey: values.apiKey === undefined,
@@ -161,6 +170,7 @@ function buildConfig(values: ScalarValues, file: Layer | undefined): HeraldConfi
     pingIntervalMs: values.pingInterval ?? CONFIG_DEFAULTS.pingIntervalMs,
     pongTimeoutMs: values.pongTimeout ?? CONFIG_DEFAULTS.pongTimeoutMs,
     connectTimeoutMs: values.connectTimeout ?? CONFIG_DEFAULTS.connectTimeoutMs,
+    drainPeriodMs: values.drainPeriod ?? CONFIG_DEFAULTS.drainPeriodMs,
     historyMaxLimit: values.historyMaxLimit ?? CONFIG_DEFAULTS.historyMaxLimit,
     idempotencyTtlMs: values.idempotencyTtl ?? CONFIG_DEFAULTS.idempotencyTtlMs,
     positionCheckIntervalMs: values.positionCheckInterval ?? CONFIG_DEFAULTS.positionCheckIntervalMs,
@@ -186,6 +196,11 @@ function applyNamespace(base: NamespaceOptions, patch: NamespaceInput): Namespac
     presence: patch.presence ?? base.presence,
     joinLeave: patch.joinLeave ?? base.joinLeave,
   };
+}
+
+/** Whether `host` is reachable from this machine only. */
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
 /** 24 random bytes: 192 bits for the API key; as 32 base64url characters, a 256-bit HS256 key. */

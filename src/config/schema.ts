@@ -152,6 +152,9 @@ const httpUrl = nonEmptyText.refine(
   },
 );
 
+/** `auto`: on when Herald listens on loopback only or an admin password is set. */
+export const DASHBOARD_MODES = ['auto', 'on', 'off'] as const;
+
 const boolean = z.boolean({ error: 'must be true or false' });
 
 /** The options of one namespace; every field is optional and inherits from `namespaceDefaults`. */
@@ -191,6 +194,11 @@ const scalarShape = {
     .regex(/^[A-Za-z0-9_\-.:]{1,64}$/, { error: 'must be 1-64 characters from A-Z a-z 0-9 _ - . :' })
     .optional(),
   apiKey: apiKey.optional(),
+  adminPassword: z
+    .string({ error: 'must be a string' })
+    .min(MIN_API_KEY_LENGTH, { error: `must be at least ${MIN_API_KEY_LENGTH} characters` })
+    .optional(),
+  dashboard: z.enum(DASHBOARD_MODES, { error: `must be one of ${DASHBOARD_MODES.join(', ')}` }).optional(),
   tokenSecret: tokenSecret.optional(),
   tokenPublicKey: tokenPublicKey.optional(),
   tokenJwksUrl: httpUrl.optional(),
@@ -208,6 +216,7 @@ const scalarShape = {
   pingInterval: duration(1, MAX_TIMER_MS).optional(),
   pongTimeout: duration(1, MAX_TIMER_MS).optional(),
   connectTimeout: duration(1, MAX_TIMER_MS).optional(),
+  drainPeriod: duration(0, 3_600_000).optional(),
   historyMaxLimit: integer(1).optional(),
   idempotencyTtl: duration(1).optional(),
   positionCheckInterval: duration(100, MAX_TIMER_MS).optional(),
@@ -244,6 +253,8 @@ export const SCALAR_NAMES: Readonly<Record<ScalarKey, ScalarName>> = {
   redisClusterNodes: { env: 'HERALD_REDIS_CLUSTER_NODES', flag: 'redis-cluster-nodes', kind: 'list' },
   redisPrefix: { env: 'HERALD_REDIS_PREFIX', flag: 'redis-prefix', kind: 'text' },
   apiKey: { env: 'HERALD_API_KEY', flag: 'api-key', kind: 'text' },
+  adminPassword: { env: 'HERALD_ADMIN_PASSWORD', flag: 'admin-password', kind: 'text' },
+  dashboard: { env: 'HERALD_DASHBOARD', flag: 'dashboard', kind: 'text' },
   tokenSecret: { env: 'HERALD_TOKEN_SECRET', flag: 'token-secret', kind: 'text' },
   tokenPublicKey: { env: 'HERALD_TOKEN_PUBLIC_KEY', flag: 'token-public-key', kind: 'text' },
   tokenJwksUrl: { env: 'HERALD_TOKEN_JWKS_URL', flag: 'token-jwks-url', kind: 'text' },
@@ -265,6 +276,7 @@ export const SCALAR_NAMES: Readonly<Record<ScalarKey, ScalarName>> = {
   pingInterval: { env: 'HERALD_PING_INTERVAL', flag: 'ping-interval', kind: 'text' },
   pongTimeout: { env: 'HERALD_PONG_TIMEOUT', flag: 'pong-timeout', kind: 'text' },
   connectTimeout: { env: 'HERALD_CONNECT_TIMEOUT', flag: 'connect-timeout', kind: 'text' },
+  drainPeriod: { env: 'HERALD_DRAIN_PERIOD', flag: 'drain-period', kind: 'text' },
   historyMaxLimit: { env: 'HERALD_HISTORY_MAX_LIMIT', flag: 'history-max-limit', kind: 'int' },
   idempotencyTtl: { env: 'HERALD_IDEMPOTENCY_TTL', flag: 'idempotency-ttl', kind: 'text' },
   positionCheckInterval: {

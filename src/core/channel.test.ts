@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { assertChannel, channelNameProblem, namespaceOf } from './channel.ts';
+import { assertChannel, channelNameProblem, isReservedChannel, namespaceOf } from './channel.ts';
 import { compilePattern, compilePatterns } from './pattern.ts';
 import { HeraldError } from './errors.ts';
 
@@ -16,10 +16,17 @@ describe('channel names', () => {
     ['a'.repeat(256), /longer than 255/],
     ['chat room', /" " at 4/],
     ['chat:*', /"\*" at 5/],
-    ['$herald:x', /"\$" at 0/],
+    ['$$herald:x', /"\$" at 1/],
+    ['a$b', /"\$" at 1/],
     ['ünïcode', /at 0/],
   ])('rejects %j', (name, problem) => {
     expect(channelNameProblem(name)).toMatch(problem);
+  });
+
+  it("accepts a leading $ for Herald's own channels, and tells them apart", () => {
+    expect(channelNameProblem('$herald:stats')).toBeUndefined();
+    expect(isReservedChannel('$herald:stats')).toBe(true);
+    expect(isReservedChannel('herald:stats')).toBe(false);
   });
 
   it('throws a HeraldError with the invalid-channel code', () => {

@@ -7,7 +7,8 @@
 import { HeraldError } from './errors.ts';
 
 export const CHANNEL_MAX_LENGTH = 255;
-const CHANNEL_CHARS = /^[A-Za-z0-9_\-.:@=/+]+$/;
+// A leading `$` marks Herald's own channels: valid names, which permissions keep to the dashboard.
+const CHANNEL_CHARS = /^\$?[A-Za-z0-9_\-.:@=/+]+$/;
 const BAD_CHAR = /[^A-Za-z0-9_\-.:@=/+]/;
 
 /** Returns why `name` is not a valid channel name, or undefined if it is. */
@@ -16,8 +17,8 @@ export function channelNameProblem(name: unknown): string | undefined {
   if (name.length === 0) return 'channel must not be empty';
   if (name.length > CHANNEL_MAX_LENGTH) return `channel is longer than ${CHANNEL_MAX_LENGTH} characters`;
   if (CHANNEL_CHARS.test(name)) return undefined;
-  const bad = BAD_CHAR.exec(name);
-  const at = bad?.index ?? 0;
+  const bad = BAD_CHAR.exec(name.startsWith('$') ? name.slice(1) : name);
+  const at = (bad?.index ?? 0) + (name.startsWith('$') ? 1 : 0);
   return `channel has a character that is not allowed (${JSON.stringify(bad?.[0] ?? '')} at ${at}); allowed: A-Z a-z 0-9 _ - . : @ = / +`;
 }
 
@@ -31,4 +32,9 @@ export function assertChannel(name: unknown): asserts name is string {
 export function namespaceOf(channel: string): string {
   const colon = channel.indexOf(':');
   return colon === -1 ? '' : channel.slice(0, colon);
+}
+
+/** Whether `name` is one of Herald's own channels (`$herald:stats`), which only the dashboard reads. */
+export function isReservedChannel(name: string): boolean {
+  return name.startsWith('$');
 }

@@ -80,3 +80,41 @@ export class NamespaceRules {
     return false;
   }
 }
+
+/** Herald's own namespace: names starting with `$` are reserved, and only the dashboard reads them. */
+export const SYSTEM_NAMESPACE = '$herald';
+/** Where every node publishes its counters each second, for the dashboard's live overview. */
+export const STATS_CHANNEL = `${SYSTEM_NAMESPACE}:stats`;
+
+const SYSTEM_NAMESPACE_OPTIONS: NamespaceOptions = {
+  ...DEFAULT_NAMESPACE_OPTIONS,
+  // Ten minutes of one node's samples, or a couple of minutes of a handful of nodes': charts start full.
+  historySize: 600,
+  historyTtlMs: 10 * 60_000,
+  subscribe: 'private',
+};
+
+/**
+ * The namespace of the demo page's chat (`/demo`) unless the operator configured one of that name:
+ * clients publish, see who is there, hear joins and leaves, and find the last messages on arrival.
+ */
+export const DEMO_NAMESPACE = 'demo';
+const DEMO_NAMESPACE_OPTIONS: NamespaceOptions = {
+  ...DEFAULT_NAMESPACE_OPTIONS,
+  historySize: 100,
+  historyTtlMs: 60 * 60_000,
+  clientPublish: true,
+  presence: true,
+  joinLeave: true,
+};
+
+/** The configured namespaces with Herald's own added: `$herald`, and `demo` when the dashboard is on. */
+export function withBuiltInNamespaces(
+  configured: Readonly<Record<string, NamespaceOptions>>,
+  { dashboard }: { readonly dashboard: boolean },
+): Map<string, NamespaceOptions> {
+  const namespaces = new Map(Object.entries(configured));
+  namespaces.set(SYSTEM_NAMESPACE, SYSTEM_NAMESPACE_OPTIONS);
+  if (dashboard && !namespaces.has(DEMO_NAMESPACE)) namespaces.set(DEMO_NAMESPACE, DEMO_NAMESPACE_OPTIONS);
+  return namespaces;
+}

@@ -53,9 +53,15 @@ interface Queued {
 export class ChannelFanOut<S extends RunSubscriber> implements Flushable {
   readonly #options: ChannelFanOutOptions<S>;
   #queued = new Map<string, Queued>();
+  #delivered = 0;
 
   constructor(options: ChannelFanOutOptions<S>) {
     this.#options = options;
+  }
+
+  /** Publications handed to subscribers since the start, one per subscriber (counted per run). */
+  get delivered(): number {
+    return this.#delivered;
   }
 
   /** Queues a publication for the channel's subscribers; they get it when the turn ends. */
@@ -98,6 +104,7 @@ export class ChannelFanOut<S extends RunSubscriber> implements Flushable {
       joined: this.#options.scheduler.join(queued.pushes),
       span: spanOf(queued.publications),
     };
+    this.#delivered += queued.publications.length * subscribers.size;
     for (const subscriber of subscribers) subscriber.deliverRun(run);
   }
 }

@@ -76,6 +76,8 @@ interface Outcome {
 type State = 'connecting' | 'connected' | 'closed';
 
 const MAX_QUEUED_COMMANDS = 1024;
+/** The user of the dashboard's connections. A token's user of that name gains nothing: permissions look at the identity. */
+const DASHBOARD_USER = '$dashboard';
 /** A slow consumer's connection is dropped this long after its close frame was queued. */
 const SLOW_CONSUMER_TERMINATE_MS = 1000;
 
@@ -89,6 +91,7 @@ export class ClientSession implements Flushable, Beating, RunSubscriber {
   #info: JsonValue | undefined;
   readonly #node: HeraldNode;
   readonly #transport: Transport;
+  readonly #dashboardSignedIn: boolean;
   readonly #subscriptions = new Map<string, Subscription>();
   #outbound: Buffer[] = [];
   #outboundBytes = 0;
@@ -102,8 +105,15 @@ export class ClientSession implements Flushable, Beating, RunSubscriber {
   #publishBucket: TokenBucket | undefined;
   #nextPingAt = 0;
   #pongDeadline: number | undefined;
+  /** Set by {@link disconnectAfterCommands}: the close to make once the commands received have run. */
+  #closeAfterCommands: { readonly code: number; readonly reason: string } | undefined;
 
-  constructor(node: HeraldNode, transport: Transport, transportName: string) {
+  /**
+   * @param dashboardSignedIn the connection's HTTP request carried a signed-in dashboard's cookie: a
+   *   `connect` without a token is then the dashboard's own identity.
+   */
+  constructor(node: HeraldNode, transport: Transport, transportName: string, dashboardSignedIn = false) {
+    this.#dashboardSignedIn = dashboardSignedIn;
     this.#node = node;
     this.#transport = transport;
     this.transportName = transportName;
@@ -123,6 +133,10 @@ export class ClientSession implements Flushable, Beating, RunSubscriber {
   get identity(): Identity {
     return this.#identity;
   }
+  /** The dashboard watches channels without being part of their presence. */
+  get invisible(): boolean {
+    return this.#identity.dashboard === true;
+  }
   get subscriptionCount(): number {
     return this.#subscriptions.size;
   }
@@ -132,7 +146,7 @@ export class ClientSession implements Flushable, Beating, RunSubscriber {
 
   /** A frame of text from the client: one or more messages separated by newlines. */
   receive(frame: string): void {
-    if (this.#state === 'closed') return;
+    if (this.#state === 'closed' || this.#closeAfterCommands !== undefined) return;
     for (const message of splitFrame(frame)) {
       // Pongs skip the command queue: a client busy with slow commands is still alive.
       if (message.includes('"pong"') && isPong(message)) {
@@ -334,9 +348,25 @@ export class ClientSession implements Flushable, Beating, RunSubscriber {
   /** Closes the connection with a protocol disconnect code; idempotent. */
   disconnect(code: number, reason: string): void {
     if (this.#state === 'closed') return;
+    this.#node.metrics.countDisconnect(code);
     this.flush();
     this.#transport.close(code, reason);
     this.onTransportClosed();
+  }
+
+  /**
+   * Closes the connection like {@link disconnect}, but only after the commands already received have
+   * run and their replies are queued, so that a publish under way is answered (stored, or failed)
+   * rather than left in doubt. Commands arriving meanwhile are not run: the close tells the client
+   * they were not answered. With no command running, closes at once.
+   */
+  disconnectAfterCommands(code: number, reason: string): void {
+    if (this.#state === 'closed') return;
+    if (!this.#running) {
+      this.disconnect(code, reason);
+      return;
+    }
+    this.#closeAfterCommands ??= { code, reason };
   }
 
   /** The transport closed (or the session closed it): release everything the session holds. */
@@ -396,6 +426,8 @@ export class ClientSession implements Flushable, Beating, RunSubscriber {
       }
     } finally {
       this.#running = false;
+      const close = this.#closeAfterCommands;
+      if (close !== undefined) this.disconnect(close.code, close.reason);
     }
   }
 
@@ -581,10 +613,14 @@ export class ClientSession implements Flushable, Beating, RunSubscriber {
   async #connect(request: ConnectRequest): Promise<ConnectResult> {
     if (this.#state !== 'connecting')
       throw new HeraldError('HERALD_ERR_ALREADY_CONNECTED', 'already connected');
-    const claims = await this.#node.authenticate(request.token);
+    const asDashboard = this.#dashboardSignedIn && (request.token === undefined || request.token === '');
+    const claims = asDashboard ? undefined : await this.#node.authenticate(request.token);
     if (this.#state !== 'connecting')
       throw new HeraldError('HERALD_ERR_ALREADY_CONNECTED', 'already connected');
-    this.#applyClaims(claims);
+    if (asDashboard) {
+      this.#user = DASHBOARD_USER;
+      this.#identity = { anonymous: false, dashboard: true, user: DASHBOARD_USER, channels: undefined };
+    } else this.#applyClaims(claims);
     this.#node.registerSession(this);
     this.#state = 'connected';
     this.#nextPingAt = Date.now() + this.#node.config.pingIntervalMs;
@@ -617,6 +653,9 @@ export class ClientSession implements Flushable, Beating, RunSubscriber {
 
   async #refresh(params: Record<string, unknown>): Promise<{ expires?: number }> {
     const { token } = parseRefresh(params);
+    if (this.#identity.dashboard === true) {
+      throw new HeraldError('HERALD_ERR_BAD_REQUEST', "the dashboard's connection has no token to refresh");
+    }
     const claims = await this.#node.authenticate(token);
     if (claims === undefined || claims.user !== this.#user) {
       throw new HeraldError('HERALD_ERR_UNAUTHORIZED', 'the new token must be for the same user');
@@ -635,6 +674,12 @@ export class ClientSession implements Flushable, Beating, RunSubscriber {
   #failConnect(err: unknown): void {
     const error = toHeraldError(err);
     if (error.code === 'HERALD_ERR_ALREADY_CONNECTED') return;
+    if (error.code === 'HERALD_ERR_UNAUTHORIZED' || error.code === 'HERALD_ERR_TOKEN_EXPIRED') {
+      this.#node.authFailures.log(
+        { client: this.id, transport: this.transportName, code: error.code, reason: error.message },
+        'client authentication failed',
+      );
+    }
     if (error.code === 'HERALD_ERR_TOKEN_EXPIRED')
       this.disconnect(DisconnectCode.TOKEN_EXPIRED, 'token expired');
     else if (error.code === 'HERALD_ERR_UNAUTHORIZED')
@@ -662,6 +707,7 @@ export class ClientSession implements Flushable, Beating, RunSubscriber {
 
   #replyError(id: number | undefined, err: unknown): void {
     const error = toHeraldError(err);
+    this.#node.metrics.countError(error.code, 'client');
     if (error.code === 'HERALD_ERR_INTERNAL')
       this.#node.logger.error({ err, client: this.id }, 'command failed');
     const payload = JSON.stringify({

@@ -9,9 +9,11 @@ import type { Logger } from 'pino';
 import { DisconnectCode, type HistoryRequest } from '@herald/protocol';
 import { checkPublish, checkRead, checkSubscribe, type Identity } from '../auth/permissions.ts';
 import type { TokenClaims, TokenVerifier } from '../auth/tokens.ts';
-import { assertChannel, channelNameProblem } from '../core/channel.ts';
+import { assertChannel, channelNameProblem, isReservedChannel } from '../core/channel.ts';
 import { HeraldError } from '../core/errors.ts';
-import type { NamespaceOptions, NamespaceRules } from '../core/namespace.ts';
+import { NO_METRICS, type NodeMetrics } from './node-metrics.ts';
+import { RateLimitedLog } from '../core/rate-limited-log.ts';
+import { STATS_CHANNEL, type NamespaceOptions, type NamespaceRules } from '../core/namespace.ts';
 import { compilePattern } from '../core/pattern.ts';
 import {
   encodePublicationPush,
@@ -36,6 +38,7 @@ import { ControlPlane } from './control-plane.ts';
 import type { HistoryOutcome, SubscribeOutcome } from './encode-results.ts';
 import { EngineSubscriptions } from './engine-subscriptions.ts';
 import { ChannelFanOut } from './channel-fanout.ts';
+import { SessionDrain } from './drain.ts';
 import { FlushScheduler } from './flush-scheduler.ts';
 import { Heartbeat } from './heartbeat.ts';
 import { Hub } from './hub.ts';
@@ -58,12 +61,35 @@ const CHECK_RETRY_MS = 1000;
 /** Position checks in flight at once, so a node with many channels does not flood Redis. */
 const CHECK_CONCURRENCY = 32;
 
+/** A node's counters at one moment (`$herald:stats`); `published` and `delivered` count from its start. */
+export interface NodeStats {
+  readonly node: string;
+  readonly name: string;
+  /** When the sample was taken, ms since the epoch. */
+  readonly at: number;
+  readonly connections: number;
+  readonly subscriptions: number;
+  readonly channels: number;
+  readonly published: number;
+  readonly delivered: number;
+  /** Open connections by transport. */
+  readonly transports: Readonly<Record<string, number>>;
+}
+
+/** How often the engine's reachability is looked at, for the logs. */
+const ENGINE_WATCH_MS = 500;
+
+/** How often each node publishes its counters for the dashboard. */
+const STATS_INTERVAL_MS = 1000;
+
 export interface NodeOptions {
   readonly broker: Broker;
   readonly config: HeraldConfig;
   readonly logger: Logger;
   readonly rules: NamespaceRules;
   readonly tokens: TokenVerifier;
+  /** Where publishes, errors and disconnects are counted; none by default. */
+  readonly metrics?: NodeMetrics;
 }
 
 export interface PublishOutcome {
@@ -117,6 +143,9 @@ export class HeraldNode {
   readonly config: HeraldConfig;
   readonly logger: Logger;
   readonly hub = new Hub<ClientSession>();
+  readonly metrics: NodeMetrics;
+  /** Refused connects: worth knowing, but a misconfigured fleet must not flood the logs. */
+  readonly authFailures: RateLimitedLog;
   readonly flusher = new FlushScheduler();
   readonly #fanOut = new ChannelFanOut<ClientSession>({
     scheduler: this.flusher,
@@ -138,7 +167,15 @@ export class HeraldNode {
   #checking: Promise<void> | undefined;
   #checkAgain = false;
   #slowConsumers = 0;
+  /** Publications this node published (server API and clients), since it started. */
+  #published = 0;
+  #statsTimer: NodeJS.Timeout | undefined;
+  #engineWatch: NodeJS.Timeout | undefined;
+  #engineWasReady = true;
   #insufficientState = 0;
+  /** Set when shutdown begins (drain or close): no new clients, and not ready. */
+  #draining = false;
+  #drain: { readonly sessions: SessionDrain; readonly done: Promise<void> } | undefined;
   #closing = false;
 
   constructor(options: NodeOptions) {
@@ -147,6 +184,8 @@ export class HeraldNode {
     this.#broker = options.broker;
     this.#rules = options.rules;
     this.#tokens = options.tokens;
+    this.metrics = options.metrics ?? NO_METRICS;
+    this.authFailures = new RateLimitedLog(options.logger, 'warn');
     const { pingIntervalMs, pongTimeoutMs, connectTimeoutMs } = options.config;
     const tick = Math.min(1000, Math.max(20, Math.min(pingIntervalMs, pongTimeoutMs, connectTimeoutMs) / 4));
     this.#heartbeat = new Heartbeat(tick);
@@ -199,9 +238,13 @@ export class HeraldNode {
   get engine(): string {
     return this.#broker.kind;
   }
-  /** Whether the node accepts work: not shutting down, and the engine reachable. */
+  /** Whether the node accepts work: not shutting down (or draining), and the engine reachable. */
   get ready(): boolean {
-    return !this.#closing && this.#broker.ready;
+    return !this.#draining && this.#broker.ready;
+  }
+  /** Whether shutdown has begun: the node takes no new clients, and load balancers should look elsewhere. */
+  get draining(): boolean {
+    return this.#draining;
   }
   get slowConsumers(): number {
     return this.#slowConsumers;
@@ -227,15 +270,46 @@ export class HeraldNode {
       this.id,
     );
     await this.#control.start();
+    this.logger.info({ engine: this.engine }, 'engine connected');
     this.#maintenanceTimer = setInterval(() => this.#maintain(), this.config.positionCheckIntervalMs);
     this.#maintenanceTimer.unref();
+    this.#engineWatch = setInterval(() => this.#watchEngine(), ENGINE_WATCH_MS);
+    this.#engineWatch.unref();
+    if (this.config.dashboard) {
+      this.#statsTimer = setInterval(() => this.#publishStats(), STATS_INTERVAL_MS);
+      this.#statsTimer.unref();
+    }
+  }
+
+  /**
+   * The first step of a graceful shutdown: the node reports not ready and refuses new clients, and
+   * tells the clients it has to reconnect elsewhere (3001), a few at a time over `periodMs` (0: all at
+   * once), each after its commands under way were answered. Resolves once they are all gone. The node
+   * still publishes and serves the server API meanwhile; {@link close} ends the rest.
+   */
+  drain(periodMs: number): Promise<void> {
+    if (this.#drain !== undefined) return this.#drain.done;
+    this.#draining = true;
+    const clients = this.#sessions.size;
+    this.logger.info({ clients, drainPeriodMs: periodMs }, 'draining');
+    const startedAt = Date.now();
+    const sessions = new SessionDrain(this.#sessions, { periodMs, open: () => this.#sessions.size });
+    const done = sessions.run().then(() => {
+      if (!this.#closing) this.logger.info({ clients, ms: Date.now() - startedAt }, 'drained');
+    });
+    this.#drain = { sessions, done };
+    return done;
   }
 
   /** Disconnects every client (telling them to reconnect elsewhere), leaves the deployment and closes the engine. */
   async close(): Promise<void> {
     if (this.#closing) return;
     this.#closing = true;
+    this.#draining = true;
+    this.#drain?.sessions.stop();
     clearInterval(this.#maintenanceTimer);
+    clearInterval(this.#statsTimer);
+    clearInterval(this.#engineWatch);
     for (const session of [...this.#sessions]) session.disconnect(DisconnectCode.SHUTDOWN, 'shutdown');
     this.#heartbeat.stop();
     // The clients just closed leave presence at once rather than when their entries expire.
@@ -250,7 +324,7 @@ export class HeraldNode {
 
   /** A new connection: it must send `connect` before the connect timeout. */
   acceptSession(session: ClientSession): void {
-    if (this.#closing) {
+    if (this.#draining) {
       session.disconnect(DisconnectCode.SHUTDOWN, 'shutdown');
       return;
     }
@@ -270,11 +344,18 @@ export class HeraldNode {
     return undefined;
   }
 
-  /** A session's `connect` succeeded; refused while the node shuts down. */
+  /** A session's `connect` succeeded; refused once the node drains. */
   registerSession(session: ClientSession): void {
-    this.#assertOpen();
+    if (this.#draining) {
+      throw new HeraldError('HERALD_ERR_SHUTTING_DOWN', 'the node is shutting down: connect to another node');
+    }
     const max = this.config.maxConnectionsPerUser;
-    if (max > 0 && session.user !== '' && this.hub.userClientCount(session.user) >= max) {
+    if (
+      max > 0 &&
+      session.user !== '' &&
+      !session.invisible &&
+      this.hub.userClientCount(session.user) >= max
+    ) {
       throw new HeraldError(
         'HERALD_ERR_TOO_MANY_CONNECTIONS',
         `user ${session.user} already has ${max} connections on this node`,
@@ -433,8 +514,9 @@ export class HeraldNode {
     data: string,
     options: { readonly idempotencyKey?: string; readonly info?: ClientInfo } = {},
   ): Promise<PublishOutcome> {
-    assertChannel(channel);
+    assertPublishable(channel);
     this.#assertOpen();
+    const started = performance.now();
     const policy = historyPolicy(this.#rules.forChannel(channel));
     const result = await this.#broker.publish(channel, {
       data,
@@ -444,6 +526,11 @@ export class HeraldNode {
         ? {}
         : { idempotencyKey: options.idempotencyKey, idempotencyTtlMs: this.config.idempotencyTtlMs }),
     });
+    this.#published += 1;
+    this.metrics.observePublish(
+      (performance.now() - started) / 1000,
+      options.info === undefined ? 'api' : 'client',
+    );
     return toOutcome(result);
   }
 
@@ -455,6 +542,7 @@ export class HeraldNode {
    */
   async publishBatch(publications: readonly BatchPublication[]): Promise<BatchOutcome[]> {
     this.#assertOpen();
+    const started = performance.now();
     // Every index is set: by the channel check below, or by its channel's group.
     const outcomes: BatchOutcome[] = [];
     const groups = new Map<string, number[]>();
@@ -465,7 +553,7 @@ export class HeraldNode {
         return;
       }
       try {
-        assertChannel(channel);
+        assertPublishable(channel);
         groups.set(channel, [index]);
       } catch (err) {
         outcomes[index] = { status: 'rejected', reason: err };
@@ -477,6 +565,7 @@ export class HeraldNode {
         indices.forEach((index, i) => (outcomes[index] = results[i] as BatchOutcome));
       }),
     );
+    this.metrics.observePublish((performance.now() - started) / 1000, 'batch');
     return outcomes;
   }
 
@@ -504,6 +593,7 @@ export class HeraldNode {
       if (err instanceof PartialBatchError) published = err.published;
       failure = err;
     }
+    this.#published += published.length;
     return items.map((_item, i): BatchOutcome => {
       const result = published[i];
       if (result === undefined) return { status: 'rejected', reason: failure };
@@ -575,6 +665,49 @@ export class HeraldNode {
   }
 
   /** This node. */
+  /** This node's counters, as published to the dashboard every second and read by /metrics. */
+  stats(): NodeStats {
+    const transports: Record<string, number> = { websocket: 0, sse: 0 };
+    for (const session of this.#sessions) {
+      if (!session.closed) transports[session.transportName] = (transports[session.transportName] ?? 0) + 1;
+    }
+    return {
+      node: this.id,
+      name: this.name,
+      at: Date.now(),
+      connections: this.hub.clientCount,
+      subscriptions: this.hub.subscriptionCount,
+      channels: this.hub.channelCount,
+      published: this.#published,
+      delivered: this.#fanOut.delivered,
+      transports,
+    };
+  }
+
+  /** Logs the engine becoming unreachable and reachable again, once each way. */
+  #watchEngine(): void {
+    const ready = this.#broker.ready;
+    if (ready === this.#engineWasReady) return;
+    this.#engineWasReady = ready;
+    if (ready) this.logger.info({ engine: this.engine }, 'engine reachable again');
+    else
+      this.logger.warn(
+        { engine: this.engine },
+        'engine unreachable: publishes and subscribes fail until it is back',
+      );
+  }
+
+  #publishStats(): void {
+    if (this.#closing || !this.#broker.ready) return;
+    const policy = historyPolicy(this.#rules.forChannel(STATS_CHANNEL));
+    this.#broker
+      .publish(STATS_CHANNEL, {
+        data: JSON.stringify(this.stats()),
+        ...(policy === undefined ? {} : { history: policy }),
+      })
+      .catch((err: unknown) => this.logger.debug({ err }, 'could not publish the node stats'));
+  }
+
   info(): NodeInfo {
     return {
       id: this.id,
@@ -612,7 +745,7 @@ export class HeraldNode {
     user: string,
     channel: string,
   ): Promise<{ subscribed: number; missingNodes: string[] }> {
-    assertChannel(channel);
+    assertPublishable(channel);
     const { answers, missing } = await this.#control.survey({ op: 'subscribe', user, channel });
     return { subscribed: sumOf(answers), missingNodes: missing };
   }
@@ -828,4 +961,12 @@ function isDefined<T>(value: T | undefined): value is T {
 /** The sum of the numeric survey answers (a node of another version may answer something else). */
 function sumOf(answers: readonly unknown[]): number {
   return answers.reduce<number>((sum, answer) => sum + (typeof answer === 'number' ? answer : 0), 0);
+}
+
+/** Throws unless clients and the server API may publish to `channel` (Herald's own channels are not theirs). */
+function assertPublishable(channel: string): void {
+  assertChannel(channel);
+  if (isReservedChannel(channel)) {
+    throw new HeraldError('HERALD_ERR_INVALID_CHANNEL', `${channel} is reserved for Herald's own use`);
+  }
 }

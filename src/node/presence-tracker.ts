@@ -14,6 +14,8 @@ export interface PresenceClient {
   readonly id: string;
   readonly user: string;
   readonly info: JsonValue | undefined;
+  /** A watcher, such as the dashboard: not part of the channel's presence, and no joins or leaves. */
+  readonly invisible: boolean;
 }
 
 export interface PresenceTrackerOptions<C extends PresenceClient> {
@@ -43,6 +45,7 @@ export class PresenceTracker<C extends PresenceClient> {
   }
 
   join(channel: string, client: C): void {
+    if (client.invisible) return;
     const { presence, joinLeave } = this.#options.policy(channel);
     const { store, ttlMs } = this.#options;
     const entry = entryOf(client);
@@ -51,6 +54,7 @@ export class PresenceTracker<C extends PresenceClient> {
   }
 
   leave(channel: string, client: C): void {
+    if (client.invisible) return;
     const { presence, joinLeave } = this.#options.policy(channel);
     const { store } = this.#options;
     const entry = entryOf(client);
@@ -63,7 +67,7 @@ export class PresenceTracker<C extends PresenceClient> {
   refresh(): void {
     for (const [channel, clients] of this.#options.channels()) {
       if (!this.#options.policy(channel).presence) continue;
-      const entries = [...clients].map(entryOf);
+      const entries = [...clients].filter((client) => !client.invisible).map(entryOf);
       for (let start = 0; start < entries.length; start += CHUNK) {
         const chunk = entries.slice(start, start + CHUNK);
         this.#track(channel, 'refresh', this.#options.store.presenceAdd(channel, chunk, this.#options.ttlMs));

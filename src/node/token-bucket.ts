@@ -26,4 +26,10 @@ export class TokenBucket {
     this.#tokens -= 1;
     return true;
   }
+
+  /** Whether a token is there to take, without taking it. */
+  peek(now = performance.now()): boolean {
+    if (this.#rate === 0) return true;
+    return this.#tokens + ((now - this.#refilledAt) / 1000) * this.#rate >= 1;
+  }
 }

@@ -22,7 +22,8 @@ import { HeraldError } from '../core/errors.ts';
 import { errorBody, toApiError } from '../api/errors.ts';
 import { ClientSession, type Transport } from '../node/client-session.ts';
 import type { HeraldNode } from '../node/node.ts';
-import { originAllowed } from './origin.ts';
+import type { DashboardSessions } from '../ops/dashboard-session.ts';
+import { fromDashboard, originAllowed } from './origin.ts';
 
 export const SSE_PATH = '/connection/sse';
 export const SSE_COMMANDS_PATH = '/connection/sse/commands';
@@ -47,7 +48,10 @@ interface CommandsQuery {
 }
 
 /** Registers the SSE routes. */
-export async function registerSse(app: FastifyInstance, { node }: { node: HeraldNode }): Promise<void> {
+export async function registerSse(
+  app: FastifyInstance,
+  { node, dashboard }: { node: HeraldNode; dashboard?: DashboardSessions },
+): Promise<void> {
   const open = new Map<string, OpenSession>();
   await app.register(async (scope) => {
     scope.setErrorHandler((err: unknown, request, reply) => {
@@ -56,7 +60,7 @@ export async function registerSse(app: FastifyInstance, { node }: { node: Herald
       return reply.code(error.httpStatus).send(errorBody(error));
     });
     scope.get(SSE_PATH, { schema: { hide: true } }, (request, reply) =>
-      openStream(node, open, request, reply),
+      openStream(node, open, request, reply, fromDashboard(request.raw, dashboard)),
     );
     scope.post(
       SSE_COMMANDS_PATH,
@@ -87,6 +91,7 @@ function openStream(
   open: Map<string, OpenSession>,
   request: FastifyRequest,
   reply: FastifyReply,
+  dashboard: boolean,
 ): void {
   allowOrigin(node, request, reply);
   const frame = initialFrame(request, node.config.maxFrameBytes);
@@ -100,7 +105,7 @@ function openStream(
     'x-accel-buffering': 'no',
   });
   const connection = new SseConnection(response);
-  const session = new ClientSession(node, connection, 'sse');
+  const session = new ClientSession(node, connection, 'sse', dashboard);
   connection.positions = () => session.streamPositions();
   const key = randomBytes(18);
   open.set(session.id, { session, key });

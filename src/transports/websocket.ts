@@ -9,7 +9,8 @@ import { WebSocket, WebSocketServer } from 'ws';
 import { DisconnectCode, SUBPROTOCOL } from '@herald/protocol';
 import { ClientSession, type Transport } from '../node/client-session.ts';
 import type { HeraldNode } from '../node/node.ts';
-import { originAllowed } from './origin.ts';
+import type { DashboardSessions } from '../ops/dashboard-session.ts';
+import { fromDashboard, originAllowed } from './origin.ts';
 import { FrameCache } from './websocket-frame.ts';
 
 export const WEBSOCKET_PATH = '/connection/websocket';
@@ -18,9 +19,11 @@ export class WebSocketTransport {
   readonly #wss: WebSocketServer;
   readonly #node: HeraldNode;
   readonly #frames = new FrameCache();
+  readonly #dashboard: DashboardSessions | undefined;
 
-  constructor(node: HeraldNode) {
+  constructor(node: HeraldNode, dashboard?: DashboardSessions) {
     this.#node = node;
+    this.#dashboard = dashboard;
     this.#wss = new WebSocketServer({
       noServer: true,
       maxPayload: node.config.maxFrameBytes,
@@ -53,18 +56,20 @@ export class WebSocketTransport {
       );
       return reject(socket, 403, 'origin not allowed');
     }
+    const dashboard = fromDashboard(request, this.#dashboard);
     this.#wss.handleUpgrade(request, socket, head, (ws) => {
       // `ws` has its own error listener on the socket now; ours would cost memory per connection.
       socket.off('error', destroy);
-      this.#accept(ws, socket);
+      this.#accept(ws, socket, dashboard);
     });
   }
 
-  #accept(ws: WebSocket, socket: Duplex): void {
+  #accept(ws: WebSocket, socket: Duplex, dashboard: boolean): void {
     const session = new ClientSession(
       this.#node,
       new WebSocketConnection(ws, socket, this.#frames),
       'websocket',
+      dashboard,
     );
     ws.on('message', (data, isBinary) => {
       if (isBinary) {

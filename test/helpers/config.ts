@@ -13,10 +13,13 @@ export function testConfig(overrides: Partial<HeraldConfig> = {}): HeraldConfig 
     apiKey: TEST_API_KEY,
     tokenSecret: TEST_TOKEN_SECRET,
     generated: { apiKey: false, tokenSecret: false },
+    dashboard: true,
     nodeName: 'test',
     logLevel: 'silent',
     namespaceDefaults: DEFAULT_NAMESPACE_OPTIONS,
     namespaces: {},
+    // Test servers close at once, so the suite stays fast; drain tests set their own period.
+    drainPeriodMs: 0,
     ...overrides,
   };
 }

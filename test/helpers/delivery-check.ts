@@ -7,6 +7,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Ack, CheckingPublisher } from './checking-publisher.ts';
 import type { Anomaly, CheckingSubscriber, NotRecovered, Position } from './checking-subscriber.ts';
 
+/**
+ * What the checks read of a subscriber: a {@link CheckingSubscriber}, or another client that records the
+ * same (the SDK-based one in sdk-checking-subscriber.ts).
+ */
+export type CheckedSubscriber = Pick<CheckingSubscriber, 'report' | 'receipts' | 'channels' | 'notRecovered'>;
+
 /** The outcome of {@link checkDelivery}. */
 export interface DeliveryCheck {
   /** Human-readable problems; empty when every guarantee held. */
@@ -28,7 +34,7 @@ export interface DeliveryCheck {
  */
 export function checkDelivery(
   acks: readonly Ack[],
-  subscribers: readonly CheckingSubscriber[],
+  subscribers: readonly CheckedSubscriber[],
   maxListed = 10,
 ): DeliveryCheck {
   const problems: string[] = [];
@@ -90,7 +96,7 @@ export function covers(event: NotRecovered, ack: Ack): boolean {
  */
 export async function waitForDelivery(
   acks: readonly Ack[],
-  subscribers: readonly CheckingSubscriber[],
+  subscribers: readonly CheckedSubscriber[],
   timeoutMs = 20_000,
 ): Promise<DeliveryCheck> {
   const deadline = Date.now() + timeoutMs;
@@ -113,7 +119,7 @@ export function failureAnswers(publisher: CheckingPublisher): string[] {
 export function describeRun(
   check: DeliveryCheck,
   publisher: CheckingPublisher,
-  subscribers: readonly CheckingSubscriber[],
+  subscribers: readonly CheckedSubscriber[],
 ): string {
   const failures: Record<string, Record<string, number>> = {};
   for (const failure of publisher.failures) {
@@ -163,7 +169,7 @@ function describeAnomaly(anomaly: Anomaly): string {
  */
 export async function finishRun(
   publisher: CheckingPublisher,
-  subscribers: readonly CheckingSubscriber[],
+  subscribers: readonly CheckedSubscriber[],
 ): Promise<{ check: DeliveryCheck; details: string }> {
   await publisher.stop();
   const check = await waitForDelivery(publisher.acks, subscribers);

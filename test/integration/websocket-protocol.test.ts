@@ -325,7 +325,11 @@ describe('bad input', () => {
     ['a missing channel', '{"id":1,"subscribe":{}}', ErrorCode.BAD_REQUEST],
     ['a channel of the wrong type', '{"id":1,"subscribe":{"channel":42}}', ErrorCode.INVALID_CHANNEL],
     ['an invalid channel name', '{"id":1,"subscribe":{"channel":"bad channel!"}}', ErrorCode.INVALID_CHANNEL],
-    ['a reserved channel name', '{"id":1,"subscribe":{"channel":"$herald:x"}}', ErrorCode.INVALID_CHANNEL],
+    [
+      "a channel of Herald's own",
+      '{"id":1,"subscribe":{"channel":"$herald:x"}}',
+      ErrorCode.PERMISSION_DENIED,
+    ],
     ['a pattern as channel', '{"id":1,"subscribe":{"channel":"chat:*"}}', ErrorCode.INVALID_CHANNEL],
     [
       'a bad since',

@@ -4,6 +4,7 @@
  * publish with. It is not a log line: logs go to stdout as JSON; this is for the person at the terminal.
  */
 import type { HeraldConfig } from '../../config/config.ts';
+import { maskPassword } from '../../config/summary.ts';
 import { DEFAULT_URL } from './client-options.ts';
 
 export interface BannerInput {
@@ -56,13 +57,6 @@ function engineDescription(config: HeraldConfig): string {
   if (config.redisClusterNodes !== undefined) {
     return `Redis Cluster (seed nodes ${config.redisClusterNodes.join(', ')})`;
   }
-  if (config.redisUrl !== undefined) return `Redis at ${withoutPassword(config.redisUrl)}`;
+  if (config.redisUrl !== undefined) return `Redis at ${maskPassword(config.redisUrl)}`;
   return 'the memory engine (one node, nothing persisted; set HERALD_REDIS_URL to use Redis)';
-}
-
-/** The Redis URL with its password masked: the banner may end up in a terminal recording or a CI log. */
-function withoutPassword(redisUrl: string): string {
-  const url = new URL(redisUrl);
-  if (url.password !== '') url.password = '***';
-  return url.href;
 }

@@ -17,8 +17,17 @@ import { isReadyMessage, workerEnv, type ReadyMessage } from './serve-worker-cha
 
 /** Workers run the `herald` command like a person would, whatever started the primary (npm, npx, a test). */
 const BIN = fileURLToPath(new URL('../../../bin/herald.js', import.meta.url));
-/** How long workers get after a signal to close their connections before they are killed. */
-export const SHUTDOWN_TIMEOUT_MS = 10_000;
+/**
+ * How long workers get after a signal, beyond the drain period, to finish closing before they are
+ * killed: the last clients' commands under way (at most 5 s), requests under way (1 s), and closing
+ * presence, the engine subscriptions and the engine connections (a few seconds when Redis is slow).
+ */
+export const SHUTDOWN_MARGIN_MS = 15_000;
+
+/** How long workers get after a signal to drain and close before they are killed. */
+export function shutdownTimeoutMs(config: Pick<HeraldConfig, 'drainPeriodMs'>): number {
+  return config.drainPeriodMs + SHUTDOWN_MARGIN_MS;
+}
 
 /** One worker position, 1 to n, and whichever process fills it now. */
 interface Slot {
@@ -147,14 +156,15 @@ class Supervisor {
     const live = this.#live();
     if (live.length === 0) return this.#finish();
     for (const worker of live) worker.process.kill('SIGTERM');
+    const timeoutMs = shutdownTimeoutMs(this.#config);
     this.#killTimer = setTimeout(() => {
       this.#logger.error(
         { workers: this.#live().map((worker) => worker.process.pid) },
-        `workers still running ${SHUTDOWN_TIMEOUT_MS / 1000}s after SIGTERM: killing them`,
+        `workers still running ${timeoutMs / 1000}s after SIGTERM: killing them`,
       );
       this.#killAll();
       this.#io.exit(EXIT_FAILURE);
-    }, SHUTDOWN_TIMEOUT_MS);
+    }, timeoutMs);
   }
 
   #finish(): void {

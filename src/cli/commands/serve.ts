@@ -24,6 +24,8 @@ const FLAG_HELP: Readonly<Record<ScalarKey, readonly [placeholder: string, help:
     'prefix of every Redis key, to share one Redis between deployments (default herald:)',
   ],
   apiKey: ['key', 'server API key, at least 16 characters (default: generated and printed)'],
+  adminPassword: ['password', 'dashboard sign-in password, at least 16 characters (the API key also works)'],
+  dashboard: ['mode', 'auto, on or off (auto: on when listening on loopback or with an admin password)'],
   tokenSecret: [
     'secret',
     'HMAC secret for client tokens, at least 32 bytes (default: generated and printed)',
@@ -56,6 +58,10 @@ const FLAG_HELP: Readonly<Record<ScalarKey, readonly [placeholder: string, help:
   pingInterval: ['duration', 'time between server pings, e.g. 25s (default 25s)'],
   pongTimeout: ['duration', 'time a client has to answer a ping (default 10s)'],
   connectTimeout: ['duration', 'time a new connection has to send connect (default 10s)'],
+  drainPeriod: [
+    'duration',
+    'on SIGTERM, time over which clients are moved to other nodes; 0 = all at once (default 10s)',
+  ],
   historyMaxLimit: ['count', 'most publications one history call returns (default 1000)'],
   idempotencyTtl: ['duration', 'how long idempotency keys are remembered (default 5m)'],
   positionCheckInterval: [
