@@ -91,12 +91,12 @@ async function listen(
   const httpLogger: FastifyBaseLogger = logger.child({ component: 'http' });
   // One log line per request would drown the logs of a busy publisher; errors are still logged.
   const logController = new LogController({ disableRequestLogging: true });
-  const app = fastify({ loggerInstance: httpLogger, logController });
+  const app = fastify({ loggerInstance: httpLogger, logController, trustProxy: trustProxyOption(config) });
   // Once the node drains, every answer closes its connection: keep-alive clients (publishers) go to
   // another node for their next request, and their connections do not hold the shutdown.
-  app.addHook('onSend', async (_request, reply, payload) => {
+  app.addHook('onSend', (_request, reply, payload, done) => {
     if (node.draining) reply.header('connection', 'close');
-    return payload;
+    done(null, payload);
   });
   // The dashboard's sign-in opens the API and its own connections; none of it exists when it is off.
   const dashboard = config.dashboard ? new DashboardSessions(config) : undefined;
@@ -159,6 +159,15 @@ async function shutdown(app: FastifyInstance, node: HeraldNode, drainPeriodMs: n
   } finally {
     await node.close();
   }
+}
+
+/** HERALD_TRUST_PROXY as fastify takes it (a hop count becomes the function fastify would make of it). */
+function trustProxyOption(
+  config: HeraldConfig,
+): boolean | string[] | ((address: string, hop: number) => boolean) {
+  const { trustProxy } = config;
+  if (typeof trustProxy === 'number') return (_address, hop) => hop < trustProxy;
+  return typeof trustProxy === 'boolean' ? trustProxy : [...trustProxy];
 }
 
 function createBroker(config: HeraldConfig, logger: Logger): Broker {

@@ -81,6 +81,12 @@ export interface HeraldConfig {
    * reconnects do not all land on the other nodes at once. 0 disconnects everyone at once. Default 10 s.
    */
   readonly drainPeriodMs: number;
+  /**
+   * Which proxies' X-Forwarded-For and X-Forwarded-Proto are believed (HERALD_TRUST_PROXY): false
+   * (default), true (any), a hop count, or addresses / CIDR ranges. Client addresses (sign-in rate
+   * limits, logs) and whether a browser came over HTTPS (the dashboard cookie's Secure flag) use them.
+   */
+  readonly trustProxy: boolean | number | readonly string[];
   /** Most publications one history call returns. Default 1000. */
   readonly historyMaxLimit: number;
   /** How long an idempotency key is remembered, ms. Default 5 minutes. */

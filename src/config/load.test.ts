@@ -445,6 +445,21 @@ describe('workers', () => {
   });
 });
 
+describe('trustProxy', () => {
+  it('takes true/false, a hop count, or addresses and CIDR ranges', () => {
+    expect(load().trustProxy).toBe(false);
+    expect(load({ env: { HERALD_TRUST_PROXY: 'true' } }).trustProxy).toBe(true);
+    expect(load({ env: { HERALD_TRUST_PROXY: '2' } }).trustProxy).toBe(2);
+    expect(load({ env: { HERALD_TRUST_PROXY: '127.0.0.1, 10.0.0.0/8' } }).trustProxy).toEqual([
+      '127.0.0.1',
+      '10.0.0.0/8',
+    ]);
+    expect(loadError({ env: { HERALD_TRUST_PROXY: 'nginx' } }).message).toContain(
+      'HERALD_TRUST_PROXY (environment): must be true, false, a number of proxies',
+    );
+  });
+});
+
 describe('dashboard', () => {
   it('is on for loopback, off elsewhere unless an admin password is set or it is switched on', () => {
     expect(load().dashboard).toBe(true);

@@ -75,6 +75,27 @@ const workers = z.union([z.number(), z.string()]).transform((value, ctx) => {
   return z.NEVER;
 });
 
+/**
+ * Which proxies' X-Forwarded-For / X-Forwarded-Proto to believe: `true` (any: Herald is reachable only
+ * through the proxy), a hop count, or the proxies' addresses or CIDR ranges, comma-separated.
+ */
+const trustProxy = z
+  .union([z.boolean(), z.number(), z.string(), z.array(z.string())])
+  .transform((value, ctx): boolean | number | string[] => {
+    if (typeof value === 'boolean') return value;
+    if (typeof value === 'number' && Number.isInteger(value) && value >= 0) return value;
+    if (value === 'true' || value === 'false') return value === 'true';
+    if (typeof value === 'string' && /^\d+$/.test(value.trim())) return Number(value);
+    const list = typeof value === 'string' ? splitList(value) : Array.isArray(value) ? value : [];
+    const address = /^[0-9A-Fa-f.:]+(\/\d{1,3})?$/;
+    if (list.length > 0 && list.every((item) => address.test(item))) return list;
+    ctx.addIssue({
+      code: 'custom',
+      message: `must be true, false, a number of proxies, or their addresses / CIDR ranges (e.g. 10.0.0.0/8,127.0.0.1); got ${JSON.stringify(value)}`,
+    });
+    return z.NEVER;
+  });
+
 const nonEmptyText = z.string({ error: 'must be a string' }).trim().min(1, { error: 'must not be empty' });
 
 const redisUrl = z.string({ error: 'must be a string' }).refine(
@@ -217,6 +238,7 @@ const scalarShape = {
   pongTimeout: duration(1, MAX_TIMER_MS).optional(),
   connectTimeout: duration(1, MAX_TIMER_MS).optional(),
   drainPeriod: duration(0, 3_600_000).optional(),
+  trustProxy: trustProxy.optional(),
   historyMaxLimit: integer(1).optional(),
   idempotencyTtl: duration(1).optional(),
   positionCheckInterval: duration(100, MAX_TIMER_MS).optional(),
@@ -277,6 +299,7 @@ export const SCALAR_NAMES: Readonly<Record<ScalarKey, ScalarName>> = {
   pongTimeout: { env: 'HERALD_PONG_TIMEOUT', flag: 'pong-timeout', kind: 'text' },
   connectTimeout: { env: 'HERALD_CONNECT_TIMEOUT', flag: 'connect-timeout', kind: 'text' },
   drainPeriod: { env: 'HERALD_DRAIN_PERIOD', flag: 'drain-period', kind: 'text' },
+  trustProxy: { env: 'HERALD_TRUST_PROXY', flag: 'trust-proxy', kind: 'text' },
   historyMaxLimit: { env: 'HERALD_HISTORY_MAX_LIMIT', flag: 'history-max-limit', kind: 'int' },
   idempotencyTtl: { env: 'HERALD_IDEMPOTENCY_TTL', flag: 'idempotency-ttl', kind: 'text' },
   positionCheckInterval: {

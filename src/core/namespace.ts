@@ -91,7 +91,6 @@ const SYSTEM_NAMESPACE_OPTIONS: NamespaceOptions = {
   // Ten minutes of one node's samples, or a couple of minutes of a handful of nodes': charts start full.
   historySize: 600,
   historyTtlMs: 10 * 60_000,
-  subscribe: 'private',
 };
 
 /**
@@ -103,6 +102,8 @@ const DEMO_NAMESPACE_OPTIONS: NamespaceOptions = {
   ...DEFAULT_NAMESPACE_OPTIONS,
   historySize: 100,
   historyTtlMs: 60 * 60_000,
+  // Only the demo's own tokens (which list `demo:*`) get in: not every user of the app.
+  subscribe: 'listed',
   clientPublish: true,
   presence: true,
   joinLeave: true,

@@ -91,7 +91,7 @@ export class ClientSession implements Flushable, Beating, RunSubscriber {
   #info: JsonValue | undefined;
   readonly #node: HeraldNode;
   readonly #transport: Transport;
-  readonly #dashboardSignedIn: boolean;
+  readonly #dashboardUntil: number | undefined;
   readonly #subscriptions = new Map<string, Subscription>();
   #outbound: Buffer[] = [];
   #outboundBytes = 0;
@@ -109,11 +109,17 @@ export class ClientSession implements Flushable, Beating, RunSubscriber {
   #closeAfterCommands: { readonly code: number; readonly reason: string } | undefined;
 
   /**
-   * @param dashboardSignedIn the connection's HTTP request carried a signed-in dashboard's cookie: a
-   *   `connect` without a token is then the dashboard's own identity.
+   * @param dashboardUntil when the connection's HTTP request carried a signed-in dashboard's cookie,
+   *   the session's expiry (ms): a `connect` without a token is then the dashboard's own identity,
+   *   closed like an expired token (3003) when the sign-in ends.
    */
-  constructor(node: HeraldNode, transport: Transport, transportName: string, dashboardSignedIn = false) {
-    this.#dashboardSignedIn = dashboardSignedIn;
+  constructor(
+    node: HeraldNode,
+    transport: Transport,
+    transportName: string,
+    dashboardUntil: number | undefined = undefined,
+  ) {
+    this.#dashboardUntil = dashboardUntil;
     this.#node = node;
     this.#transport = transport;
     this.transportName = transportName;
@@ -407,6 +413,7 @@ export class ClientSession implements Flushable, Beating, RunSubscriber {
     if (this.#state === 'closed') return;
     this.#node.logger.warn({ client: this.id, user: this.#user }, 'slow consumer disconnected');
     this.#node.countSlowConsumer();
+    this.#node.metrics.countDisconnect(DisconnectCode.SLOW_CONSUMER);
     // Queued data is dropped: the client recovers it from history when it reconnects.
     this.#outbound = [];
     this.#outboundBytes = 0;
@@ -613,13 +620,15 @@ export class ClientSession implements Flushable, Beating, RunSubscriber {
   async #connect(request: ConnectRequest): Promise<ConnectResult> {
     if (this.#state !== 'connecting')
       throw new HeraldError('HERALD_ERR_ALREADY_CONNECTED', 'already connected');
-    const asDashboard = this.#dashboardSignedIn && (request.token === undefined || request.token === '');
+    const asDashboard =
+      this.#dashboardUntil !== undefined && (request.token === undefined || request.token === '');
     const claims = asDashboard ? undefined : await this.#node.authenticate(request.token);
     if (this.#state !== 'connecting')
       throw new HeraldError('HERALD_ERR_ALREADY_CONNECTED', 'already connected');
     if (asDashboard) {
       this.#user = DASHBOARD_USER;
       this.#identity = { anonymous: false, dashboard: true, user: DASHBOARD_USER, channels: undefined };
+      this.#expiresAt = this.#dashboardUntil;
     } else this.#applyClaims(claims);
     this.#node.registerSession(this);
     this.#state = 'connected';

@@ -169,6 +169,8 @@ export class HeraldNode {
   #slowConsumers = 0;
   /** Publications this node published (server API and clients), since it started. */
   #published = 0;
+  /** Open sessions (connected or still connecting) by transport, kept as they come and go. */
+  readonly #transports = new Map<string, number>();
   #statsTimer: NodeJS.Timeout | undefined;
   #engineWatch: NodeJS.Timeout | undefined;
   #engineWasReady = true;
@@ -293,7 +295,12 @@ export class HeraldNode {
     const clients = this.#sessions.size;
     this.logger.info({ clients, drainPeriodMs: periodMs }, 'draining');
     const startedAt = Date.now();
-    const sessions = new SessionDrain(this.#sessions, { periodMs, open: () => this.#sessions.size });
+    // SSE clients send their commands (pongs included) as separate requests, which a node that stopped
+    // listening refuses: they move first, at once, rather than limp through the period.
+    const sse = [...this.#sessions].filter((session) => session.transportName === 'sse');
+    for (const session of sse) session.disconnectAfterCommands(DisconnectCode.SHUTDOWN, 'shutdown');
+    const rest = [...this.#sessions].filter((session) => session.transportName !== 'sse');
+    const sessions = new SessionDrain(rest, { periodMs, open: () => this.#sessions.size });
     const done = sessions.run().then(() => {
       if (!this.#closing) this.logger.info({ clients, ms: Date.now() - startedAt }, 'drained');
     });
@@ -330,6 +337,8 @@ export class HeraldNode {
     }
     this.#sessions.add(session);
     this.#heartbeat.add(session);
+    const { transportName } = session;
+    this.#transports.set(transportName, (this.#transports.get(transportName) ?? 0) + 1);
   }
 
   /** Verifies a connect token; no token means anonymous, allowed only where some namespace permits it. */
@@ -366,7 +375,10 @@ export class HeraldNode {
 
   /** The session closed: drop it and its subscriptions. */
   releaseSession(session: ClientSession, channels: readonly string[]): void {
-    this.#sessions.delete(session);
+    if (this.#sessions.delete(session)) {
+      const { transportName } = session;
+      this.#transports.set(transportName, (this.#transports.get(transportName) ?? 1) - 1);
+    }
     this.#heartbeat.delete(session);
     this.hub.removeClient(session);
     for (const channel of channels) this.unsubscribeClient(session, channel);
@@ -526,7 +538,7 @@ export class HeraldNode {
         ? {}
         : { idempotencyKey: options.idempotencyKey, idempotencyTtlMs: this.config.idempotencyTtlMs }),
     });
-    this.#published += 1;
+    if (!result.duplicate) this.#published += 1;
     this.metrics.observePublish(
       (performance.now() - started) / 1000,
       options.info === undefined ? 'api' : 'client',
@@ -593,7 +605,7 @@ export class HeraldNode {
       if (err instanceof PartialBatchError) published = err.published;
       failure = err;
     }
-    this.#published += published.length;
+    this.#published += published.filter((result) => !result.duplicate).length;
     return items.map((_item, i): BatchOutcome => {
       const result = published[i];
       if (result === undefined) return { status: 'rejected', reason: failure };
@@ -664,13 +676,10 @@ export class HeraldNode {
     return this.#control.nodes();
   }
 
-  /** This node. */
   /** This node's counters, as published to the dashboard every second and read by /metrics. */
   stats(): NodeStats {
     const transports: Record<string, number> = { websocket: 0, sse: 0 };
-    for (const session of this.#sessions) {
-      if (!session.closed) transports[session.transportName] = (transports[session.transportName] ?? 0) + 1;
-    }
+    for (const [name, count] of this.#transports) transports[name] = count;
     return {
       node: this.id,
       name: this.name,
@@ -708,6 +717,7 @@ export class HeraldNode {
       .catch((err: unknown) => this.logger.debug({ err }, 'could not publish the node stats'));
   }
 
+  /** This node. */
   info(): NodeInfo {
     return {
       id: this.id,

@@ -5,6 +5,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { mintToken } from '../auth/tokens.ts';
+import { RateLimitedLog } from '../core/rate-limited-log.ts';
 import type { HeraldConfig } from '../config/config.ts';
 import { DEMO_NAMESPACE } from '../core/namespace.ts';
 import type { HeraldNode } from '../node/node.ts';
@@ -19,6 +20,7 @@ export function registerDashboardRoutes(
 ): void {
   const config = node.config;
   const hidden = { schema: { hide: true } };
+  const refusals = new RateLimitedLog(node.logger, 'warn');
 
   app.get('/dashboard/api/session', hidden, async (request, reply) => {
     const expiresAt = sessions.verify(request.raw);
@@ -33,7 +35,7 @@ export function registerDashboardRoutes(
     }
     const result = sessions.signIn(secret, request.ip);
     if (!result.ok) {
-      node.logger.warn({ address: request.ip, reason: result.reason }, 'dashboard sign-in refused');
+      refusals.log({ address: request.ip, reason: result.reason }, 'dashboard sign-in refused');
       return result.reason === 'rate-limited'
         ? refuse(reply, 429, 'HERALD_ERR_COMMAND_RATE_LIMITED', 'too many failed sign-ins: wait a minute')
         : refuse(reply, 401, 'HERALD_ERR_UNAUTHORIZED', 'wrong admin password or API key');
@@ -87,7 +89,7 @@ function refuse(reply: FastifyReply, status: number, code: string, message: stri
   return reply.code(status).send({ error: { code, message } });
 }
 
-/** Whether the browser reached Herald over HTTPS (through a TLS-terminating proxy). */
+/** Whether the browser reached Herald over HTTPS: through a TLS-terminating proxy that is trusted. */
 function isHttps(request: FastifyRequest): boolean {
-  return request.headers['x-forwarded-proto'] === 'https';
+  return request.protocol === 'https';
 }

@@ -25,12 +25,18 @@ export function sameOrigin(request: Pick<IncomingMessage, 'headers'>): boolean {
 }
 
 /**
- * Whether a connection's request carries a signed-in dashboard's cookie, from the dashboard's own
- * pages: another site allowed by `allowedOrigins` must not borrow the dashboard's powers.
+ * When a connection's request carries a signed-in dashboard's cookie and comes from the dashboard's
+ * own pages, the sign-in's expiry (ms); otherwise undefined. Another site allowed by `allowedOrigins`
+ * must not borrow the dashboard's powers, nor a page of a sibling subdomain loading the URL as an
+ * image or script: same-origin requests (an EventSource) may come without an Origin header, so the
+ * browser's Sec-Fetch-Site, where sent, must say same-origin too.
  */
 export function fromDashboard(
   request: Pick<IncomingMessage, 'headers'>,
   sessions: DashboardSessions | undefined,
-): boolean {
-  return sessions !== undefined && sameOrigin(request) && sessions.verify(request) !== undefined;
+): number | undefined {
+  if (sessions === undefined || !sameOrigin(request)) return undefined;
+  const site = request.headers['sec-fetch-site'];
+  if (site !== undefined && site !== 'same-origin') return undefined;
+  return sessions.verify(request);
 }

@@ -91,7 +91,7 @@ function openStream(
   open: Map<string, OpenSession>,
   request: FastifyRequest,
   reply: FastifyReply,
-  dashboard: boolean,
+  dashboard: number | undefined,
 ): void {
   allowOrigin(node, request, reply);
   const frame = initialFrame(request, node.config.maxFrameBytes);

@@ -14,6 +14,8 @@ import { fromDashboard, originAllowed } from './origin.ts';
 import { FrameCache } from './websocket-frame.ts';
 
 export const WEBSOCKET_PATH = '/connection/websocket';
+/** How long a closed connection waits for the client's close frame before the socket is dropped. */
+const CLOSE_HANDSHAKE_MS = 2000;
 
 export class WebSocketTransport {
   readonly #wss: WebSocketServer;
@@ -64,7 +66,7 @@ export class WebSocketTransport {
     });
   }
 
-  #accept(ws: WebSocket, socket: Duplex, dashboard: boolean): void {
+  #accept(ws: WebSocket, socket: Duplex, dashboard: number | undefined): void {
     const session = new ClientSession(
       this.#node,
       new WebSocketConnection(ws, socket, this.#frames),
@@ -121,6 +123,8 @@ class WebSocketConnection implements Transport {
 
   close(code: number, reason: string): void {
     this.#ws.close(code, reason);
+    // `ws` waits up to 30 s for the peer's close frame; a dead peer must not hold a shutdown that long.
+    setTimeout(() => this.#ws.terminate(), CLOSE_HANDSHAKE_MS).unref();
   }
 
   terminate(): void {

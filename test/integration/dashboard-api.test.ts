@@ -4,7 +4,8 @@
  * `$herald:stats` channel kept to that connection, the demo's tokens, and a dashboard that is off.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ErrorCode } from '@herald/protocol';
+import { DisconnectCode, ErrorCode } from '@herald/protocol';
+import { DashboardSessions } from '../../src/ops/dashboard-session.ts';
 import { DEFAULT_NAMESPACE_OPTIONS } from '../../src/core/namespace.ts';
 import { ProtocolError } from '../../src/cli/protocol-client.ts';
 import { TEST_API_KEY } from '../helpers/config.ts';
@@ -131,6 +132,10 @@ describe('the signed-in dashboard', () => {
     const foreign = await herald.client({ token: null, headers: { cookie }, origin: 'https://app.example' });
     const refused = await foreign.call('connect', {}).catch((e: unknown) => e);
     expect((refused as ProtocolError).code).toBe(ErrorCode.UNAUTHORIZED);
+    // Nor one a sibling subdomain's page made (no Origin, but the browser says it is not same-origin).
+    const sibling = await herald.client({ token: null, headers: { cookie, 'sec-fetch-site': 'same-site' } });
+    const alsoRefused = await sibling.call('connect', {}).catch((e: unknown) => e);
+    expect((alsoRefused as ProtocolError).code).toBe(ErrorCode.UNAUTHORIZED);
     const publish = await fetch(`${herald.url}/api/publish`, {
       method: 'POST',
       headers: { authorization: `apikey ${TEST_API_KEY}`, 'content-type': 'application/json' },
@@ -160,13 +165,40 @@ describe('the signed-in dashboard', () => {
     const elsewhere = await ann.call('subscribe', { channel: 'room:1' }).catch((e: unknown) => e);
     expect((elsewhere as ProtocolError).code).toBe(ErrorCode.PERMISSION_DENIED);
     ann.close();
+    // The demo namespace is the demo's: the app's own users (tokens without demo:*) stay out.
+    const appUser = await herald.client();
+    const denied = await appUser.call('subscribe', { channel: 'demo:lobby' }).catch((e: unknown) => e);
+    expect((denied as ProtocolError).code).toBe(ErrorCode.PERMISSION_DENIED);
+    appUser.close();
+  });
+
+  it("ends the dashboard's connection when its sign-in expires", async () => {
+    // A session signed 12 hours minus a second ago, with the server's own keys.
+    const sessions = new DashboardSessions({ apiKey: TEST_API_KEY, adminPassword: ADMIN_PASSWORD });
+    const expiring = sessions.signIn(ADMIN_PASSWORD, 'test', Date.now() - 12 * 3_600_000 + 1000);
+    if (!expiring.ok) throw new Error('sign-in failed');
+    const dashboard = await herald.client({
+      token: null,
+      headers: { cookie: `herald_dashboard=${expiring.cookie}` },
+    });
+    await dashboard.call('connect', {});
+    expect((await dashboard.closed).code).toBe(DisconnectCode.TOKEN_EXPIRED);
   });
 });
 
 describe('a dashboard that is off', () => {
-  it('has no sign-in, and its cookie opens nothing', async () => {
+  it('has no sign-in, and a session cookie opens nothing', async () => {
     const off = await startTestHerald({ dashboard: false });
     try {
+      // A cookie that a dashboard with the same keys would accept.
+      const signed = new DashboardSessions({ apiKey: TEST_API_KEY }).signIn(TEST_API_KEY, 'test');
+      if (!signed.ok) throw new Error('sign-in failed');
+      const cookie = `herald_dashboard=${signed.cookie}`;
+      const api = await fetch(`${off.url}/api/info`, { headers: { cookie, 'x-herald-dashboard': '1' } });
+      expect(api.status).toBe(401);
+      const client = await off.client({ token: null, headers: { cookie } });
+      const refused = await client.call('connect', {}).catch((e: unknown) => e);
+      expect((refused as ProtocolError).code).toBe(ErrorCode.UNAUTHORIZED);
       const response = await fetch(`${off.url}/dashboard/api/session`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },

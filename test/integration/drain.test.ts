@@ -22,6 +22,7 @@ import { finishRun } from '../helpers/delivery-check.ts';
 import { startTestHerald, waitFor, type TestHerald } from '../helpers/herald.ts';
 import { startRedis, uniquePrefix, type RedisServer } from '../helpers/redis.ts';
 import { SdkCheckingSubscriber } from '../helpers/sdk-checking-subscriber.ts';
+import { SseStream } from '../helpers/sse.ts';
 import { startTcpBalancer } from '../helpers/tcp-balancer.ts';
 
 const DRAIN_MS = 2000;
@@ -198,6 +199,35 @@ describe('publishes under way when shutdown begins', () => {
     const history = await reader.node.history('feed:in-flight');
     expect(history).toMatchObject({ offset, epoch });
     expect(history.publications.map((p) => p.data)).toEqual(['{"n":1}']);
+  });
+
+  it('moves SSE clients at once, since their commands cannot reach a node that stopped listening', async () => {
+    const config = testConfig({ redisUrl: redis.url, redisPrefix: prefix, drainPeriodMs: 3000 });
+    const draining = await startHerald(config, { logger: pino({ level: 'silent' }) });
+    const token = await reader.token();
+    const stream = await SseStream.open(`${draining.url}/connection/sse?${new URLSearchParams({ token })}`);
+    await waitFor(() => stream.messages().length > 0, 3000, 'the connect reply');
+    // Two WebSocket clients: with a 3 s period, the second leaves about 1.5 s in.
+    const ws = await Promise.all(
+      [1, 2].map(async () => {
+        const client = await ProtocolClient.open(
+          `${draining.url.replace(/^http/, 'ws')}/connection/websocket`,
+        );
+        await client.call('connect', { token });
+        let closedAt: number | undefined;
+        void client.closed.then(() => (closedAt = Date.now()));
+        return () => closedAt;
+      }),
+    );
+    const started = Date.now();
+    const closing = draining.close();
+    await stream.done;
+    const sseClosedAfter = Date.now() - started;
+    expect(sseClosedAfter).toBeLessThan(1000);
+    await closing;
+    const lastWsClosedAfter = Math.max(...ws.map((closedAt) => (closedAt() ?? Infinity) - started));
+    expect(lastWsClosedAfter).toBeGreaterThan(sseClosedAfter);
+    expect(lastWsClosedAfter).toBeGreaterThanOrEqual(1000);
   });
 
   it('answers a client publish that was in flight before closing its connection with 3001', async () => {

@@ -181,6 +181,9 @@ describe('slow consumers', () => {
     for (let i = 1; i <= total; i++) await herald.publish(channel, { i, payload });
 
     await waitFor(() => herald.node.slowConsumers === 1, 10_000, 'the slow consumer to be disconnected');
+    const metrics = await (await fetch(`${herald.url}/metrics`)).text();
+    expect(metrics).toMatch(/^herald_slow_consumer_disconnects_total 1$/m);
+    expect(metrics).toMatch(/^herald_disconnects_total\{code="3006"\} 1$/m);
     await waitFor(() => healthy.last === total, 10_000, 'the healthy subscriber to receive everything');
     expect(healthy.offsets).toHaveLength(total);
     expect(herald.node.hub.userClients('stalled')).toHaveLength(0);

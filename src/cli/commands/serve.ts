@@ -58,6 +58,10 @@ const FLAG_HELP: Readonly<Record<ScalarKey, readonly [placeholder: string, help:
   pingInterval: ['duration', 'time between server pings, e.g. 25s (default 25s)'],
   pongTimeout: ['duration', 'time a client has to answer a ping (default 10s)'],
   connectTimeout: ['duration', 'time a new connection has to send connect (default 10s)'],
+  trustProxy: [
+    'proxies',
+    'believe X-Forwarded-* from: true, a hop count, or addresses/CIDRs (default false)',
+  ],
   drainPeriod: [
     'duration',
     'on SIGTERM, time over which clients are moved to other nodes; 0 = all at once (default 10s)',

@@ -16,7 +16,12 @@ const ROOM_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 const MAX_TEXT = 1000;
 
 function roomFromHash(): string {
-  const room = decodeURIComponent(location.hash.slice(1));
+  let room = '';
+  try {
+    room = decodeURIComponent(location.hash.slice(1));
+  } catch {
+    // A malformed escape (`#%`): the default room.
+  }
   return ROOM_PATTERN.test(room) ? room : 'lobby';
 }
 

@@ -188,7 +188,9 @@ function toItem(
     kind: 'message',
     key: offset === undefined ? `m${nextKey++}` : `o${offset}`,
     offset,
-    name: typeof message['name'] === 'string' ? message['name'] : (user ?? 'server'),
+    // The name the server signed into the publisher's token, never the one in the data: anybody can
+    // write any name there. Publications made through the server API have no publisher.
+    name: user ?? 'server',
     text: typeof message['text'] === 'string' ? message['text'] : JSON.stringify(data),
     time,
     mine,
