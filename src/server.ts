@@ -44,7 +44,7 @@ export interface StartOptions {
 export async function startHerald(config: HeraldConfig, options: StartOptions = {}): Promise<HeraldServer> {
   const logger = options.logger ?? pino({ level: config.logLevel });
   const metrics = new Metrics();
-  const broker = metrics.timeEngine(options.broker ?? createBroker(config, logger));
+  const broker = options.broker ?? createBroker(config, logger);
   const rules = new NamespaceRules(
     config.namespaceDefaults,
     withBuiltInNamespaces(config.namespaces, { dashboard: config.dashboard }),

@@ -6,6 +6,8 @@
 export interface NodeMetrics {
   /** A publish (or a batch of `items`) took `seconds`, from the call to the engine's answer. */
   observePublish(seconds: number, source: PublishSource): void;
+  /** An engine call took `seconds` (failures included). */
+  observeEngine(operation: EngineOperation, seconds: number): void;
   /** A request or command was refused with `code` (`HERALD_ERR_…`). */
   countError(code: string, via: 'client' | 'api'): void;
   /** The node closed a client's connection with `code`. */
@@ -14,8 +16,11 @@ export interface NodeMetrics {
 
 export type PublishSource = 'api' | 'client' | 'batch';
 
+export type EngineOperation = 'publish' | 'publishBatch' | 'history' | 'presence' | 'presenceStats';
+
 export const NO_METRICS: NodeMetrics = {
   observePublish: () => undefined,
+  observeEngine: () => undefined,
   countError: () => undefined,
   countDisconnect: () => undefined,
 };

@@ -5,9 +5,9 @@
  * read when scraped rather than updated on the hot path; only publishes, errors and disconnects are
  * counted as they happen. docs/operations.md lists every metric.
  */
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { Broker } from '../engine/broker.ts';
-import type { NodeMetrics, PublishSource } from '../node/node-metrics.ts';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { FastHistogram, type HistogramSeries } from './fast-histogram.ts';
+import type { EngineOperation, NodeMetrics, PublishSource } from '../node/node-metrics.ts';
 import type { HeraldNode } from '../node/node.ts';
 
 /** Seconds: from a memory-engine publish (tens of µs) to a struggling Redis (seconds). */
@@ -15,23 +15,10 @@ const LATENCY_BUCKETS = [
   0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
 ];
 
-/** Broker calls timed as engine round trips; the rest (start, close, control messages) are not. */
-const TIMED_ENGINE_OPERATIONS = new Set([
-  'publish',
-  'publishBatch',
-  'history',
-  'subscribe',
-  'unsubscribe',
-  'presenceAdd',
-  'presenceRemove',
-  'presence',
-  'presenceStats',
-]);
-
 export class Metrics implements NodeMetrics {
   readonly registry = new Registry();
-  readonly #publishSeconds: Histogram<'source'>;
-  readonly #engineSeconds: Histogram<'operation'>;
+  readonly #publishSeconds: Record<PublishSource, HistogramSeries>;
+  readonly #engineSeries: Record<EngineOperation, HistogramSeries>;
   readonly #errors: Counter<'code' | 'via'>;
   readonly #disconnects: Counter<'code'>;
 
@@ -39,20 +26,35 @@ export class Metrics implements NodeMetrics {
     const registers = [this.registry];
     // Process CPU, memory, file descriptors, GC, and event-loop lag (nodejs_eventloop_lag_*).
     collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 10 });
-    this.#publishSeconds = new Histogram({
+    const publishSeconds = new FastHistogram<PublishSource>({
       name: 'herald_publish_duration_seconds',
       help: 'Time from a publish request to the engine storing and sending it, by source (api, client, batch).',
-      labelNames: ['source'],
+      label: 'source',
       buckets: LATENCY_BUCKETS,
-      registers,
+      registry: this.registry,
     });
-    this.#engineSeconds = new Histogram({
+    this.#publishSeconds = {
+      api: publishSeconds.series('api'),
+      client: publishSeconds.series('client'),
+      batch: publishSeconds.series('batch'),
+    };
+    const engineSeconds = new FastHistogram<EngineOperation>({
       name: 'herald_engine_duration_seconds',
       help: 'Round trips to the engine (Redis, or the memory engine), by operation.',
-      labelNames: ['operation'],
+      label: 'operation',
       buckets: LATENCY_BUCKETS,
-      registers,
+      registry: this.registry,
     });
+    const engineOperations: EngineOperation[] = [
+      'publish',
+      'publishBatch',
+      'history',
+      'presence',
+      'presenceStats',
+    ];
+    this.#engineSeries = Object.fromEntries(
+      engineOperations.map((operation) => [operation, engineSeconds.series(operation)]),
+    ) as Record<EngineOperation, HistogramSeries>;
     this.#errors = new Counter({
       name: 'herald_errors_total',
       help: 'Requests and commands refused, by error code and by where they came from (client, api).',
@@ -68,7 +70,11 @@ export class Metrics implements NodeMetrics {
   }
 
   observePublish(seconds: number, source: PublishSource): void {
-    this.#publishSeconds.observe({ source }, seconds);
+    this.#publishSeconds[source].observe(seconds);
+  }
+
+  observeEngine(operation: EngineOperation, seconds: number): void {
+    this.#engineSeries[operation].observe(seconds);
   }
 
   countError(code: string, via: 'client' | 'api'): void {
@@ -77,31 +83,6 @@ export class Metrics implements NodeMetrics {
 
   countDisconnect(code: number): void {
     this.#disconnects.inc({ code: String(code) });
-  }
-
-  /** The broker with its round trips timed; every other property is the broker's own. */
-  timeEngine(broker: Broker): Broker {
-    const histogram = this.#engineSeconds;
-    return new Proxy(broker, {
-      get(target, property) {
-        // Read with the broker itself as `this`: its getters use private fields, which a proxy does not have.
-        const value: unknown = Reflect.get(target, property);
-        if (typeof value !== 'function') return value;
-        const method = value as (...args: unknown[]) => unknown;
-        if (typeof property !== 'string' || !TIMED_ENGINE_OPERATIONS.has(property))
-          return method.bind(target);
-        return (...args: unknown[]) => {
-          const end = histogram.startTimer({ operation: property });
-          const result = method.apply(target, args) as Promise<unknown>;
-          // Failures are timed too: a timeout is the round trip an operator most needs to see.
-          result.then(
-            () => end(),
-            () => end(),
-          );
-          return result;
-        };
-      },
-    });
   }
 
   /** The node's own counts, read at each scrape. */
