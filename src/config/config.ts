@@ -98,6 +98,12 @@ export interface HeraldConfig {
    * Each check costs one Redis read per followed channel.
    */
   readonly positionCheckIntervalMs: number;
+  /**
+   * How often the node sends itself a probe through the engine to check that publications still
+   * reach it, ms (HERALD_DELIVERY_CHECK_INTERVAL). A probe not back within three intervals marks the
+   * node not ready and renews its subscriber connection. Default 1 s.
+   */
+  readonly deliveryCheckIntervalMs: number;
   /** This node's name in info and logs (HERALD_NODE_NAME). Default the host name. */
   readonly nodeName: string;
   /** Log level (HERALD_LOG_LEVEL). Default info. */

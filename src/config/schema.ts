@@ -242,6 +242,7 @@ const scalarShape = {
   historyMaxLimit: integer(1).optional(),
   idempotencyTtl: duration(1).optional(),
   positionCheckInterval: duration(100, MAX_TIMER_MS).optional(),
+  deliveryCheckInterval: duration(50, 60_000).optional(),
   nodeName: nonEmptyText.max(128, { error: 'must be at most 128 characters' }).optional(),
   logLevel: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).optional(),
   workers: workers.optional(),
@@ -305,6 +306,11 @@ export const SCALAR_NAMES: Readonly<Record<ScalarKey, ScalarName>> = {
   positionCheckInterval: {
     env: 'HERALD_POSITION_CHECK_INTERVAL',
     flag: 'position-check-interval',
+    kind: 'text',
+  },
+  deliveryCheckInterval: {
+    env: 'HERALD_DELIVERY_CHECK_INTERVAL',
+    flag: 'delivery-check-interval',
     kind: 'text',
   },
   nodeName: { env: 'HERALD_NODE_NAME', flag: 'node-name', kind: 'text' },

@@ -43,6 +43,8 @@ export interface ChannelFanOutOptions<S extends RunSubscriber> {
   subscribers(channel: string): ReadonlySet<S> | undefined;
   /** The push message for a publication. */
   encode(publication: Publication): Buffer;
+  /** A run is being handed to the channel's subscribers (once per run, however many subscribers). */
+  onDelivering?(publications: readonly Publication[]): void;
 }
 
 interface Queued {
@@ -105,6 +107,7 @@ export class ChannelFanOut<S extends RunSubscriber> implements Flushable {
       span: spanOf(queued.publications),
     };
     this.#delivered += queued.publications.length * subscribers.size;
+    this.#options.onDelivering?.(queued.publications);
     for (const subscriber of subscribers) subscriber.deliverRun(run);
   }
 }

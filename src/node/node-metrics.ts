@@ -8,6 +8,10 @@ export interface NodeMetrics {
   observePublish(seconds: number, source: PublishSource): void;
   /** An engine call took `seconds` (failures included). */
   observeEngine(operation: EngineOperation, seconds: number): void;
+  /** Publications reached this node's subscribers `seconds` after they were published. */
+  observeDeliveryLag(seconds: number): void;
+  /** The node's delivery check found publications no longer reach it. */
+  countDeliveryCheckFailure(): void;
   /** A request or command was refused with `code` (`HERALD_ERR_…`). */
   countError(code: string, via: 'client' | 'api'): void;
   /** The node closed a client's connection with `code`. */
@@ -21,6 +25,8 @@ export type EngineOperation = 'publish' | 'publishBatch' | 'history' | 'presence
 export const NO_METRICS: NodeMetrics = {
   observePublish: () => undefined,
   observeEngine: () => undefined,
+  observeDeliveryLag: () => undefined,
+  countDeliveryCheckFailure: () => undefined,
   countError: () => undefined,
   countDisconnect: () => undefined,
 };

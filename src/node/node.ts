@@ -13,7 +13,13 @@ import { assertChannel, channelNameProblem, isReservedChannel } from '../core/ch
 import { HeraldError } from '../core/errors.ts';
 import { NO_METRICS, type EngineOperation, type NodeMetrics } from './node-metrics.ts';
 import { RateLimitedLog } from '../core/rate-limited-log.ts';
-import { STATS_CHANNEL, type NamespaceOptions, type NamespaceRules } from '../core/namespace.ts';
+import { DeliveryCanary } from './delivery-canary.ts';
+import {
+  STATS_CHANNEL,
+  SYSTEM_NAMESPACE,
+  type NamespaceOptions,
+  type NamespaceRules,
+} from '../core/namespace.ts';
 import { compilePattern } from '../core/pattern.ts';
 import {
   encodePublicationPush,
@@ -151,6 +157,11 @@ export class HeraldNode {
     scheduler: this.flusher,
     subscribers: (channel) => this.hub.subscribers(channel),
     encode: (publication) => Buffer.from(encodePublicationPush(publication)),
+    onDelivering: (publications) => {
+      const now = Date.now();
+      for (const publication of publications)
+        this.metrics.observeDeliveryLag((now - publication.time) / 1000);
+    },
   });
   readonly #heartbeat: Heartbeat;
   readonly #broker: Broker;
@@ -174,6 +185,9 @@ export class HeraldNode {
   #statsTimer: NodeJS.Timeout | undefined;
   #engineWatch: NodeJS.Timeout | undefined;
   #engineWasReady = true;
+  /** Where this node sends itself delivery probes through the engine. */
+  readonly #canaryChannel = `${SYSTEM_NAMESPACE}:canary:${this.id}`;
+  readonly #canary: DeliveryCanary;
   #insufficientState = 0;
   /** Set when shutdown begins (drain or close): no new clients, and not ready. */
   #draining = false;
@@ -188,6 +202,26 @@ export class HeraldNode {
     this.#tokens = options.tokens;
     this.metrics = options.metrics ?? NO_METRICS;
     this.authFailures = new RateLimitedLog(options.logger, 'warn');
+    const checkMs = options.config.deliveryCheckIntervalMs;
+    this.#canary = new DeliveryCanary({
+      intervalMs: checkMs,
+      timeoutMs: 3 * checkMs,
+      publish: async (sequence) => {
+        if (!this.#broker.ready) throw new Error('engine unreachable');
+        await this.#broker.publish(this.#canaryChannel, { data: String(sequence) });
+      },
+      onBroken: (overdueMs) => {
+        this.logger.warn(
+          { overdueMs },
+          'delivery path broken: publications no longer reach this node; repairing',
+        );
+        this.metrics.countDeliveryCheckFailure();
+        this.#broker
+          .repairDelivery()
+          .catch((err: unknown) => this.logger.warn({ err }, 'could not repair the delivery path; retrying'));
+      },
+      onRepaired: () => this.logger.info('delivery path repaired'),
+    });
     const { pingIntervalMs, pongTimeoutMs, connectTimeoutMs } = options.config;
     const tick = Math.min(1000, Math.max(20, Math.min(pingIntervalMs, pongTimeoutMs, connectTimeoutMs) / 4));
     this.#heartbeat = new Heartbeat(tick);
@@ -242,7 +276,7 @@ export class HeraldNode {
   }
   /** Whether the node accepts work: not shutting down (or draining), and the engine reachable. */
   get ready(): boolean {
-    return !this.#draining && this.#broker.ready;
+    return !this.#draining && this.#broker.ready && this.#canary.healthy;
   }
   /** Whether shutdown has begun: the node takes no new clients, and load balancers should look elsewhere. */
   get draining(): boolean {
@@ -259,7 +293,10 @@ export class HeraldNode {
   async start(): Promise<void> {
     await this.#broker.start(
       {
-        onPublication: (publication) => this.#streams.receive(publication),
+        onPublication: (publication) => {
+          if (publication.channel === this.#canaryChannel) this.#canary.received(Number(publication.data));
+          else this.#streams.receive(publication);
+        },
         onControl: (message) => this.#control.receive(message),
         onPresenceEvent: (channel, event) => this.#onPresenceEvent(channel, event),
         onDeliveryInterrupted: () => {
@@ -273,6 +310,8 @@ export class HeraldNode {
     );
     await this.#control.start();
     this.logger.info({ engine: this.engine }, 'engine connected');
+    await this.#broker.subscribe(this.#canaryChannel);
+    this.#canary.start();
     this.#maintenanceTimer = setInterval(() => this.#maintain(), this.config.positionCheckIntervalMs);
     this.#maintenanceTimer.unref();
     this.#engineWatch = setInterval(() => this.#watchEngine(), ENGINE_WATCH_MS);
@@ -317,6 +356,7 @@ export class HeraldNode {
     clearInterval(this.#maintenanceTimer);
     clearInterval(this.#statsTimer);
     clearInterval(this.#engineWatch);
+    this.#canary.stop();
     for (const session of [...this.#sessions]) session.disconnect(DisconnectCode.SHUTDOWN, 'shutdown');
     this.#heartbeat.stop();
     // The clients just closed leave presence at once rather than when their entries expire.

@@ -20,6 +20,8 @@ export class Metrics implements NodeMetrics {
   readonly #publishSeconds: Record<PublishSource, HistogramSeries>;
   readonly #engineSeries: Record<EngineOperation, HistogramSeries>;
   readonly #errors: Counter<'code' | 'via'>;
+  readonly #deliveryLag: HistogramSeries;
+  readonly #deliveryCheckFailures: Counter;
   readonly #disconnects: Counter<'code'>;
 
   constructor() {
@@ -55,6 +57,18 @@ export class Metrics implements NodeMetrics {
     this.#engineSeries = Object.fromEntries(
       engineOperations.map((operation) => [operation, engineSeconds.series(operation)]),
     ) as Record<EngineOperation, HistogramSeries>;
+    this.#deliveryLag = new FastHistogram<'live'>({
+      name: 'herald_delivery_lag_seconds',
+      help: 'From a publication being published (on any node) to this node handing it to its subscribers; includes clock differences between nodes.',
+      label: 'path',
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registry: this.registry,
+    }).series('live');
+    this.#deliveryCheckFailures = new Counter({
+      name: 'herald_delivery_check_failures_total',
+      help: "Times this node's delivery check found that publications no longer reached it (it then repairs the path).",
+      registers: [this.registry],
+    });
     this.#errors = new Counter({
       name: 'herald_errors_total',
       help: 'Requests and commands refused, by error code and by where they came from (client, api).',
@@ -75,6 +89,14 @@ export class Metrics implements NodeMetrics {
 
   observeEngine(operation: EngineOperation, seconds: number): void {
     this.#engineSeries[operation].observe(seconds);
+  }
+
+  observeDeliveryLag(seconds: number): void {
+    this.#deliveryLag.observe(seconds);
+  }
+
+  countDeliveryCheckFailure(): void {
+    this.#deliveryCheckFailures.inc();
   }
 
   countError(code: string, via: 'client' | 'api'): void {

@@ -72,6 +72,10 @@ const FLAG_HELP: Readonly<Record<ScalarKey, readonly [placeholder: string, help:
     'duration',
     'how often followed channels are checked for publications pub/sub lost (default 15s)',
   ],
+  deliveryCheckInterval: [
+    'duration',
+    'how often the node checks that publications reach it through the engine (default 1s)',
+  ],
   nodeName: ['name', 'this node’s name in info and logs (default: the host name)'],
   logLevel: ['level', 'fatal, error, warn, info, debug, trace or silent (default info)'],
   workers: [

@@ -90,6 +90,9 @@ export class MemoryBroker implements Broker {
     this.#sweepTimer.unref();
   }
 
+  /** Nothing to repair: publications are handed over in memory. */
+  async repairDelivery(): Promise<void> {}
+
   async subscribe(channel: string): Promise<void> {
     this.#subscribed.add(channel);
   }

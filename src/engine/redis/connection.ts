@@ -35,6 +35,13 @@ export interface RedisConnection {
    * what was published while the connection was down is gone from pub/sub.
    */
   onReconnected(listener: () => void): void;
+  /**
+   * Replaces the subscriber connection with a new one subscribed to the same channels, for a
+   * connection that looks up but delivers nothing (a stalled proxy or NAT keeps the TCP connection
+   * open). Reports a reconnection once done. On a Cluster, where node-redis owns the shard
+   * subscribers, the channels are subscribed again instead.
+   */
+  renewSubscriber(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -182,7 +189,9 @@ export function createRedisConnection(options: RedisConnectionOptions): RedisCon
 class StandaloneConnection implements RedisConnection {
   readonly sharded = false;
   readonly #commands: RedisClientType;
-  readonly #subscriber: RedisClientType;
+  #subscriber: RedisClientType;
+  /** What the subscriber connection listens to, to subscribe a replacement to the same. */
+  readonly #subscriptions = new Map<string, PubsubListener>();
   readonly #errorListeners: ((err: Error) => void)[] = [];
   readonly #reconnectListeners: (() => void)[] = [];
 
@@ -232,11 +241,36 @@ class StandaloneConnection implements RedisConnection {
   }
 
   subscribe(pubsubChannel: string, listener: PubsubListener): Promise<void> {
+    this.#subscriptions.set(pubsubChannel, listener);
     return this.#subscriber.subscribe(pubsubChannel, listener);
   }
 
   unsubscribe(pubsubChannel: string): Promise<void> {
+    this.#subscriptions.delete(pubsubChannel);
     return this.#subscriber.unsubscribe(pubsubChannel);
+  }
+
+  async renewSubscriber(): Promise<void> {
+    const fresh = this.#commands.duplicate();
+    fresh.on('error', (err: Error) => this.#errorListeners.forEach((listener) => listener(err)));
+    // Later reconnections of the replacement are interruptions like any other.
+    let connected = false;
+    fresh.on('ready', () => {
+      if (connected && this.ready) this.#reconnectListeners.forEach((listener) => listener());
+      connected = true;
+    });
+    try {
+      await fresh.connect();
+      for (const [channel, listener] of this.#subscriptions) await fresh.subscribe(channel, listener);
+    } catch (err) {
+      fresh.destroy();
+      throw err;
+    }
+    const stale = this.#subscriber;
+    this.#subscriber = fresh;
+    // Dropped, not closed: a stalled connection would never answer the QUIT.
+    stale.destroy();
+    this.#reconnectListeners.forEach((listener) => listener());
   }
 
   onError(listener: (err: Error) => void): void {
@@ -256,6 +290,7 @@ class StandaloneConnection implements RedisConnection {
 
 class ClusterConnection implements RedisConnection {
   readonly sharded = true;
+  readonly #subscriptions = new Map<string, PubsubListener>();
   readonly #cluster: RedisClusterType;
   readonly #errorListeners: ((err: Error) => void)[] = [];
   readonly #reconnectListeners: (() => void)[] = [];
@@ -310,11 +345,21 @@ class ClusterConnection implements RedisConnection {
   }
 
   subscribe(pubsubChannel: string, listener: PubsubListener): Promise<void> {
+    this.#subscriptions.set(pubsubChannel, listener);
     return this.#cluster.sSubscribe(pubsubChannel, listener);
   }
 
   unsubscribe(pubsubChannel: string): Promise<void> {
+    this.#subscriptions.delete(pubsubChannel);
     return this.#cluster.sUnsubscribe(pubsubChannel);
+  }
+
+  async renewSubscriber(): Promise<void> {
+    for (const [channel, listener] of this.#subscriptions) {
+      await this.#cluster.sUnsubscribe(channel).catch(() => undefined);
+      await this.#cluster.sSubscribe(channel, listener);
+    }
+    this.#reconnectListeners.forEach((listener) => listener());
   }
 
   onError(listener: (err: Error) => void): void {

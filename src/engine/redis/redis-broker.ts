@@ -99,6 +99,10 @@ export class RedisBroker implements Broker {
     await this.#connection.subscribe(this.#keys.control(node), onControl);
   }
 
+  repairDelivery(): Promise<void> {
+    return this.#connection.renewSubscriber();
+  }
+
   async subscribe(channel: string): Promise<void> {
     await this.#call(() => this.#connection.subscribe(this.#keys.pubsub(channel), this.#onMessage));
   }
