@@ -5,6 +5,7 @@
 import fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import { registerApi } from './api/index.ts';
+import { answerClientError, answerFrameworkError, installErrorHandling } from './api/errors.ts';
 import { Metrics } from './ops/metrics.ts';
 import { RateLimitedLog } from './core/rate-limited-log.ts';
 import { registerDashboardRoutes } from './ops/dashboard-routes.ts';
@@ -91,7 +92,25 @@ async function listen(
   const httpLogger: FastifyBaseLogger = logger.child({ component: 'http' });
   // One log line per request would drown the logs of a busy publisher; errors are still logged.
   const logController = new LogController({ disableRequestLogging: true });
-  const app = fastify({ loggerInstance: httpLogger, logController, trustProxy: trustProxyOption(config) });
+  const app = fastify({
+    loggerInstance: httpLogger,
+    logController,
+    trustProxy: trustProxyOption(config),
+    // Slowloris: a client trickling its headers or body holds a socket (and a parser) until these
+    // run out. Node's defaults (60 s, 5 min, checked every 30 s) are far too patient, and fastify
+    // turns the request timeout off. Upgraded WebSockets and SSE streams are not subject to them.
+    requestTimeout: config.requestTimeoutMs,
+    http: {
+      headersTimeout: Math.min(config.headersTimeoutMs, config.requestTimeoutMs),
+      requestTimeout: config.requestTimeoutMs,
+      connectionsCheckingInterval: timeoutCheckInterval(config),
+    },
+    // Whatever Herald answers with an error has the API's error body, even outside /api (dashboard
+    // routes, unknown paths) and before routing (malformed requests, undecodable URLs).
+    clientErrorHandler: answerClientError,
+    frameworkErrors: (err, _request, reply) => answerFrameworkError(err, reply),
+  });
+  installErrorHandling(app);
   // Once the node drains, every answer closes its connection: keep-alive clients (publishers) go to
   // another node for their next request, and their connections do not hold the shutdown.
   app.addHook('onSend', (_request, reply, payload, done) => {
@@ -159,6 +178,12 @@ async function shutdown(app: FastifyInstance, node: HeraldNode, drainPeriodMs: n
   } finally {
     await node.close();
   }
+}
+
+/** How often Node looks for requests past their timeouts: every second, more often for short timeouts. */
+function timeoutCheckInterval(config: HeraldConfig): number {
+  const shortest = Math.min(config.headersTimeoutMs, config.requestTimeoutMs);
+  return Math.min(1000, Math.max(10, Math.floor(shortest / 4)));
 }
 
 /** HERALD_TRUST_PROXY as fastify takes it (a hop count becomes the function fastify would make of it). */

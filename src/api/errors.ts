@@ -1,9 +1,11 @@
 /**
- * Turns every failure under /api into one body, `{"error": {"code", "wireCode", "message"}}`, with the
- * HTTP status of the error catalogue (core/errors.ts). Bad input is always a 4xx: fastify's own client
- * errors (body too large, unsupported content type, ...) are mapped to Herald codes, and anything
- * unexpected becomes HERALD_ERR_INTERNAL with its details logged, never sent.
+ * Turns every failure under /api (and, as server.ts installs it, everywhere else) into one body,
+ * `{"error": {"code", "wireCode", "message"}}`, with the HTTP status of the error catalogue
+ * (core/errors.ts). Bad input is always a 4xx: fastify's own client errors (body too large,
+ * unsupported content type, ...) are mapped to Herald codes, and anything unexpected becomes
+ * HERALD_ERR_INTERNAL with its details logged, never sent.
  */
+import type { Duplex } from 'node:stream';
 import { NO_METRICS, type NodeMetrics } from '../node/node-metrics.ts';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { HeraldError } from '../core/errors.ts';
@@ -71,6 +73,35 @@ export function toApiError(err: unknown, bodyLimit: number = BODY_LIMIT_BYTES): 
     return new HeraldError('HERALD_ERR_BAD_REQUEST', err.message, { cause: err });
   }
   return new HeraldError('HERALD_ERR_INTERNAL', 'internal server error', { cause: err });
+}
+
+/**
+ * fastify's `clientErrorHandler`: a request Node's HTTP parser refuses (malformed, or headers over its
+ * limit) never reaches a route, and is answered here with the same error body. Always 400
+ * HERALD_ERR_BAD_REQUEST, the catalogue's status (not 431 for large headers, which has no code).
+ */
+export function answerClientError(err: Error & { code?: string }, socket: Duplex): void {
+  // A reset connection has nobody to answer (what fastify's own handler does too).
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const message =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? 'the request headers are too large'
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? 'the request took too long to arrive'
+        : 'malformed HTTP request';
+  const body = JSON.stringify(errorBody(new HeraldError('HERALD_ERR_BAD_REQUEST', message)));
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 400 Bad Request\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+        `Content-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(err);
+}
+
+/** fastify's `frameworkErrors`: a URL that cannot be decoded (`/api/%zz`) is a bad request. */
+export function answerFrameworkError(err: Error, reply: FastifyReply): void {
+  void reply.code(400).send(errorBody(new HeraldError('HERALD_ERR_BAD_REQUEST', err.message)));
 }
 
 function fastifyCode(err: unknown): string | undefined {

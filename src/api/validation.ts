@@ -6,7 +6,7 @@
  * than reported. The API validates bodies strictly instead; query strings are coerced (they are text by
  * nature) but unknown parameters are still rejected.
  */
-import { Ajv, type AnySchema } from 'ajv';
+import { Ajv, type AnySchema, type ValidateFunction } from 'ajv';
 import type { FastifyInstance, FastifySchemaValidationError } from 'fastify';
 import { HeraldError } from '../core/errors.ts';
 import { BODY_LIMIT_BYTES } from './schemas.ts';
@@ -18,7 +18,9 @@ const coercing = new Ajv({ coerceTypes: true, removeAdditional: false, allErrors
 /** Installs the API's JSON body parser, validators and validation messages on the /api scope. */
 export function installValidation(api: FastifyInstance): void {
   api.setValidatorCompiler(({ schema, httpPart }) =>
-    (httpPart === 'body' ? strict : coercing).compile(schema as AnySchema),
+    httpPart === 'body'
+      ? strict.compile(schema as AnySchema)
+      : finiteOnly(coercing.compile(schema as AnySchema)),
   );
   api.setSchemaErrorFormatter(
     (errors, dataVar) => new HeraldError('HERALD_ERR_BAD_REQUEST', formatValidationErrors(errors, dataVar)),
@@ -44,6 +46,30 @@ export function installValidation(api: FastifyInstance): void {
       }
     },
   );
+}
+
+/**
+ * Ajv coerces query text such as `1e999` or `Infinity` to Infinity for an `integer`, and then skips
+ * `minimum` and `maximum`, which it checks on finite numbers only: `limit=Infinity` passed as valid.
+ * Coerced values must therefore also be finite.
+ */
+function finiteOnly(validate: ValidateFunction): ValidateFunction {
+  const check = ((data: unknown) => {
+    if (!validate(data)) {
+      check.errors = validate.errors ?? null;
+      return false;
+    }
+    check.errors = null;
+    for (const [key, value] of Object.entries(data ?? {})) {
+      if (typeof value === 'number' && !Number.isFinite(value)) {
+        const error = { instancePath: `/${key}`, schemaPath: '', keyword: 'type', params: {} };
+        check.errors = [{ ...error, message: 'must be a finite number' }];
+        return false;
+      }
+    }
+    return true;
+  }) as ValidateFunction;
+  return check;
 }
 
 /** One message naming the field at fault, e.g. "body/channel must be string". */

@@ -76,6 +76,19 @@ export interface HeraldConfig {
   /** How long a new connection may take to send `connect`, ms. Default 10 s. */
   readonly connectTimeoutMs: number;
   /**
+   * How long an HTTP client may take to send a request's headers, ms (HERALD_HEADERS_TIMEOUT), so that
+   * slowloris clients (headers a byte at a time, or nothing at all) cannot hold sockets. Counted from
+   * the first byte of the request, or from the connection for a new one; at most requestTimeoutMs.
+   * Default 10 s.
+   */
+  readonly headersTimeoutMs: number;
+  /**
+   * How long an HTTP client may take to send a whole request, headers and body, ms
+   * (HERALD_REQUEST_TIMEOUT): a body trickling in is cut off. Open WebSocket connections and SSE
+   * streams are not limited by it, nor are responses. Default 30 s.
+   */
+  readonly requestTimeoutMs: number;
+  /**
    * How long a node shutting down (SIGTERM/SIGINT) takes to tell its clients to reconnect elsewhere,
    * ms (HERALD_DRAIN_PERIOD): it disconnects them (3001) a few at a time over this period, so their
    * reconnects do not all land on the other nodes at once. 0 disconnects everyone at once. Default 10 s.

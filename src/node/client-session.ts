@@ -484,6 +484,10 @@ export class ClientSession implements Flushable, Beating, RunSubscriber {
       return;
     }
     try {
+      // A second connect is answered 109 whatever its params, and leaves the connection open.
+      if (method === 'connect' && this.#state !== 'connecting') {
+        throw new HeraldError('HERALD_ERR_ALREADY_CONNECTED', 'already connected');
+      }
       const outcome = await this.#dispatch(method as Method, asParams(method, fields[method]));
       this.#enqueueText(`{"id":${id},"result":${outcome.result}}`);
       outcome.afterReply?.();

@@ -9,6 +9,7 @@ import { RateLimitedLog } from '../core/rate-limited-log.ts';
 import type { HeraldConfig } from '../config/config.ts';
 import { DEMO_NAMESPACE } from '../core/namespace.ts';
 import type { HeraldNode } from '../node/node.ts';
+import { fromDashboard } from '../transports/origin.ts';
 import { DASHBOARD_HEADER, sessionCookieHeader, type DashboardSessions } from './dashboard-session.ts';
 
 const DEMO_TOKEN_TTL_S = 60 * 60;
@@ -51,7 +52,7 @@ export function registerDashboardRoutes(
   });
 
   app.post('/demo/api/token', hidden, async (request, reply) => {
-    if (request.headers[DASHBOARD_HEADER] !== '1' || sessions.verify(request.raw) === undefined) {
+    if (request.headers[DASHBOARD_HEADER] !== '1' || fromDashboard(request.raw, sessions) === undefined) {
       return refuse(reply, 401, 'HERALD_ERR_UNAUTHORIZED', 'sign in to the dashboard first');
     }
     const name = (request.body as { name?: unknown } | null)?.name;

@@ -6,7 +6,12 @@
  * `recovered: false`. {@link checkDelivery} and {@link finishRun} (delivery-check.ts) accept it.
  */
 import { WebSocket } from 'ws';
-import { DisconnectCode, Herald, type Publication } from '../../packages/client/src/index.ts';
+import {
+  DisconnectCode,
+  Herald,
+  type HeraldOptions,
+  type Publication,
+} from '../../packages/client/src/index.ts';
 import type {
   Anomaly,
   CloseRecord,
@@ -26,6 +31,17 @@ export interface SdkCheckingSubscriberOptions {
   /** The SDK's reconnect delay bounds, ms. Default 50 and 300, to keep tests short. */
   readonly minReconnectDelay?: number;
   readonly maxReconnectDelay?: number;
+  /** The loopback source address to connect from (127.0.0.x), to spread many clients. Default: the system's. */
+  readonly localAddress?: string;
+}
+
+/** `ws`'s WebSocket, connecting from `localAddress`. */
+function fromAddress(localAddress: string): NonNullable<HeraldOptions['websocket']> {
+  return class extends WebSocket {
+    constructor(url: string, protocols: string | string[]) {
+      super(url, protocols, { localAddress });
+    }
+  };
 }
 
 interface ChannelState {
@@ -52,7 +68,7 @@ export class SdkCheckingSubscriber {
     count += 1;
     this.name = options.name ?? `sdk-subscriber-${count}`;
     this.client = new Herald(options.url, {
-      websocket: WebSocket,
+      websocket: options.localAddress === undefined ? WebSocket : fromAddress(options.localAddress),
       getToken: options.getToken,
       minReconnectDelay: options.minReconnectDelay ?? 50,
       maxReconnectDelay: options.maxReconnectDelay ?? 300,

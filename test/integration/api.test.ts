@@ -4,6 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { Agent, request as httpRequest } from 'node:http';
+import { connect as netConnect } from 'node:net';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -785,6 +786,39 @@ describe('errors', () => {
     expectError(await get('/api'), 'HERALD_ERR_NOT_FOUND');
     expectError(await get('/api/publish'), 'HERALD_ERR_NOT_FOUND', 'no route GET /api/publish');
     expectError(await request('DELETE', '/api/info'), 'HERALD_ERR_NOT_FOUND');
+  });
+
+  it('refuses query numbers that are not finite (found by the fuzzer)', async () => {
+    const name = channel();
+    for (const value of ['1e999', 'Infinity']) {
+      expectError(
+        await get(`/api/history?channel=${name}&limit=${value}`),
+        'HERALD_ERR_BAD_REQUEST',
+        'querystring/limit must be a finite number',
+      );
+    }
+    expectError(await get(`/api/presence?channel=${name}&limit=1e999`), 'HERALD_ERR_BAD_REQUEST');
+  });
+
+  it('answers malformed requests and undecodable URLs with the error body (found by the fuzzer)', async () => {
+    expectError(await get('/api/%zz'), 'HERALD_ERR_BAD_REQUEST', 'not a valid url');
+    expectError(
+      await get('/api/info', { ...AUTH, 'x-fill': 'f'.repeat(20_000) }),
+      'HERALD_ERR_BAD_REQUEST',
+      'headers are too large',
+    );
+    const socket = netConnect(server.port, '127.0.0.1');
+    socket.end('POST /api/publish HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n');
+    let answer = '';
+    for await (const chunk of socket) answer += String(chunk);
+    expect(answer).toMatch(/^HTTP\/1\.1 400 /);
+    expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))).toEqual({
+      error: {
+        code: 'HERALD_ERR_BAD_REQUEST',
+        wireCode: ErrorCode.BAD_REQUEST,
+        message: 'malformed HTTP request',
+      },
+    });
   });
 
   it('leaves paths outside /api alone', async () => {

@@ -67,6 +67,29 @@ describe('dashboard sign-in', () => {
   });
 });
 
+describe('dashboard errors', () => {
+  it('answers bad sign-in bodies and unknown methods with the error body (found by the fuzzer)', async () => {
+    const session = `${herald.url}/dashboard/api/session`;
+    const invalid = await fetch(session, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"secret":',
+    });
+    expect(invalid.status).toBe(400);
+    expect(await invalid.json()).toMatchObject({ error: { code: 'HERALD_ERR_INVALID_JSON' } });
+    const form = await fetch(session, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'secret=x',
+    });
+    expect(form.status).toBe(400);
+    expect(await form.json()).toMatchObject({ error: { code: 'HERALD_ERR_BAD_REQUEST' } });
+    const put = await fetch(session, { method: 'PUT' });
+    expect(put.status).toBe(404);
+    expect(await put.json()).toMatchObject({ error: { code: 'HERALD_ERR_NOT_FOUND' } });
+  });
+});
+
 describe('the signed-in dashboard', () => {
   let cookie: string;
   beforeAll(async () => {

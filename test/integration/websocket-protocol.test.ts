@@ -149,6 +149,15 @@ describe('connect', () => {
     client.close();
   });
 
+  it('answers a second connect with bad params 109 and stays open (found by the fuzzer)', async () => {
+    const client = await herald.client();
+    client.sendRaw('{"id":90,"connect":{"name":5}}\n{"id":91,"connect":[]}');
+    const bad = await errorOf(client.call('connect', { name: 'n'.repeat(100) }));
+    expect(bad.code).toBe(ErrorCode.ALREADY_CONNECTED);
+    await expect(client.call('ping', {})).resolves.toEqual({});
+    client.close();
+  });
+
   it('closes a connection that never sends connect', async () => {
     const quick = await startTestHerald({ connectTimeoutMs: 200 });
     try {

@@ -58,6 +58,11 @@ const FLAG_HELP: Readonly<Record<ScalarKey, readonly [placeholder: string, help:
   pingInterval: ['duration', 'time between server pings, e.g. 25s (default 25s)'],
   pongTimeout: ['duration', 'time a client has to answer a ping (default 10s)'],
   connectTimeout: ['duration', 'time a new connection has to send connect (default 10s)'],
+  headersTimeout: ['duration', 'time an HTTP client has to send its request headers (default 10s)'],
+  requestTimeout: [
+    'duration',
+    'time an HTTP client has to send a whole request, body included (default 30s)',
+  ],
   trustProxy: [
     'proxies',
     'believe X-Forwarded-* from: true, a hop count, or addresses/CIDRs (default false)',
