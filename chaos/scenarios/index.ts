@@ -1,5 +1,6 @@
 /** Every chaos scenario, in the order the runner runs them. */
 import type { Scenario } from '../lib/scenario.ts';
+import { clusterFailover } from './cluster-failover.ts';
 import { killNode } from './kill-node.ts';
 import { reconnectStorm } from './reconnect-storm.ts';
 import { redisRestart } from './redis-restart.ts';
@@ -10,6 +11,7 @@ export const SCENARIOS: readonly Scenario[] = [
   killNode,
   rollingRestart,
   redisRestart,
+  clusterFailover,
   redisStall,
   reconnectStorm,
 ];
