@@ -142,16 +142,12 @@ async function sampleNodes(fleet: SoakFleet): Promise<NodeSample[]> {
     fleet.nodes.map((node, i) =>
       fleet.sample(i).catch((error: unknown): NodeSample => {
         log(`${node.name}: scrape failed: ${error instanceof Error ? error.message : String(error)}`);
+        const missing = Number.NaN;
         return {
-          ...{
-            rssMb: NaN,
-            heapUsedMb: NaN,
-            heapTotalMb: NaN,
-            externalMb: NaN,
-            loopP99Ms: NaN,
-            loopMaxMs: NaN,
-          },
-          ...{ cpuSeconds: NaN, connections: NaN, subscriptions: NaN, openFds: NaN, delivered: NaN },
+          ...{ rssMb: missing, heapUsedMb: missing, heapTotalMb: missing, externalMb: missing },
+          ...{ oldSpaceTotalMb: missing, codeSpaceTotalMb: missing, loopP99Ms: missing, loopMaxMs: missing },
+          ...{ cpuSeconds: missing, connections: missing, subscriptions: missing, openFds: missing },
+          delivered: missing,
         };
       }),
     ),
@@ -286,6 +282,7 @@ function report(
         gcRss: points((n) => n.gcRssMb, false),
         heap: points((n) => n.heapUsedMb, true),
         rss: points((n) => n.rssMb, true),
+        committed: points((n) => n.heapTotalMb, true),
       },
       judged,
     );

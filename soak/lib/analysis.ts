@@ -50,6 +50,11 @@ export interface NodeMemory {
   readonly heap: readonly Point[];
   /** RSS from the 5-second samples after the warm-up, MB. */
   readonly rss: readonly Point[];
+  /**
+   * V8 heap committed (all spaces, used or not) from the same samples, MB: with {@link rss}, it tells
+   * whether RSS grows inside the V8 heap or outside it (sockets, buffers, the allocator).
+   */
+  readonly committed: readonly Point[];
 }
 
 /** The figures of one node and what broke a limit. */
@@ -63,6 +68,9 @@ export interface NodeVerdict {
   /** Slopes of the 5-second samples, MB/hour. */
   readonly heapSlope: number;
   readonly rssSlope: number;
+  /** Slope of the V8 heap committed, and of RSS minus it, MB/hour. */
+  readonly committedSlope: number;
+  readonly outsideHeapSlope: number;
   /** Each limit broken, in words; empty when flat (or not judged). */
   readonly problems: readonly string[];
 }
@@ -80,6 +88,8 @@ export function judgeNode(memory: NodeMemory, judged: boolean): NodeVerdict {
     gcRssEnd: memory.gcRss.at(-1)?.[1] ?? Number.NaN,
     heapSlope: slopePerHour(memory.heap),
     rssSlope: slopePerHour(memory.rss),
+    committedSlope: slopePerHour(memory.committed),
+    outsideHeapSlope: slopePerHour(outsideHeap(memory.rss, memory.committed)),
   };
   const problems: string[] = [];
   if (judged) {
@@ -97,4 +107,13 @@ export function judgeNode(memory: NodeMemory, judged: boolean): NodeVerdict {
       );
   }
   return { ...verdict, problems };
+}
+
+/** RSS minus the V8 heap committed at the same moments. */
+function outsideHeap(rss: readonly Point[], committed: readonly Point[]): Point[] {
+  const byTime = new Map(committed.map(([t, mb]) => [t, mb]));
+  return rss.flatMap(([t, mb]) => {
+    const heap = byTime.get(t);
+    return heap === undefined ? [] : [[t, mb - heap] as const];
+  });
 }

@@ -18,6 +18,8 @@ export interface TimeSeries {
 export interface Panel {
   readonly title: string;
   readonly series: readonly TimeSeries[];
+  /** Start the y axis near the smallest value instead of at zero, to show small drifts. Default false. */
+  readonly zoom?: boolean;
 }
 
 export interface TimeChartOptions {
@@ -48,7 +50,7 @@ export function timeChart(options: TimeChartOptions): string {
     out.push(...drawPanel(panel, top, plotW, sx, options));
   });
   const bottom = height - MARGIN.bottom;
-  for (const minutes of niceTicks(options.end))
+  for (const minutes of timeTicks(options.end))
     out.push(`<text x="${sx(minutes).toFixed(1)}" y="${bottom + 18}" text-anchor="middle">${minutes}</text>`);
   out.push(
     `<text x="${MARGIN.left + plotW / 2}" y="${height - 8}" text-anchor="middle">minutes since the load started</text>`,
@@ -65,9 +67,10 @@ function drawPanel(
   options: TimeChartOptions,
 ): string[] {
   const values = panel.series.flatMap((series) => series.points.map(([, y]) => y)).filter(Number.isFinite);
-  const yTicks = niceTicks(Math.max(...values, 0));
+  const yTicks = panel.zoom === true ? zoomTicks(values) : niceTicks(Math.max(...values, 0));
+  const yMin = yTicks[0] ?? 0;
   const yMax = yTicks.at(-1) ?? 1;
-  const sy = (value: number) => top + PANEL_HEIGHT - (value / yMax) * PANEL_HEIGHT;
+  const sy = (value: number) => top + PANEL_HEIGHT - ((value - yMin) / (yMax - yMin)) * PANEL_HEIGHT;
   const out = [`<text x="${MARGIN.left}" y="${top - 8}" font-weight="bold">${escape(panel.title)}</text>`];
   for (const tick of yTicks) {
     const y = sy(tick).toFixed(1);
@@ -76,7 +79,7 @@ function drawPanel(
       `<text x="${MARGIN.left - 6}" y="${Number(y) + 4}" text-anchor="end">${formatNumber(tick)}</text>`,
     );
   }
-  for (const minutes of niceTicks(options.end)) {
+  for (const minutes of timeTicks(options.end)) {
     const x = sx(minutes).toFixed(1);
     out.push(`<line x1="${x}" y1="${top}" x2="${x}" y2="${top + PANEL_HEIGHT}" stroke="#f1f3f5"/>`);
   }
@@ -121,6 +124,25 @@ export function niceTicks(max: number): number[] {
     ticks.push(+(k * step).toPrecision(12));
   if ((ticks.at(-1) ?? 0) < max) ticks.push(+(ticks.length * step).toPrecision(12));
   return ticks;
+}
+
+/** Ticks around `values` (about five), not from zero: for a panel that shows a drift. */
+function zoomTicks(values: readonly number[]): number[] {
+  if (values.length === 0) return [0, 1];
+  const low = Math.min(...values);
+  const high = Math.max(...values);
+  const span = niceTicks(Math.max(high - low, high * 0.02, 1e-9));
+  const step = (span[1] ?? 1) - (span[0] ?? 0);
+  const first = Math.floor(low / step) * step;
+  const ticks: number[] = [];
+  for (let tick = first; ticks.length < 2 || (ticks.at(-1) ?? 0) < high; tick += step)
+    ticks.push(+tick.toPrecision(12));
+  return ticks;
+}
+
+/** Minute ticks inside the axis. */
+function timeTicks(end: number): number[] {
+  return niceTicks(end).filter((minutes) => minutes <= end * (1 + 1e-9));
 }
 
 function escape(text: string): string {

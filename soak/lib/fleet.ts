@@ -24,7 +24,10 @@ const SCRAPE_TIMEOUT_MS = 4_000;
 export interface NodeSample {
   readonly rssMb: number;
   readonly heapUsedMb: number;
+  /** V8 heap committed (all spaces), and its old and code spaces. */
   readonly heapTotalMb: number;
+  readonly oldSpaceTotalMb: number;
+  readonly codeSpaceTotalMb: number;
   readonly externalMb: number;
   /** Event-loop delay over the last scrape interval (prom-client resets its histogram per scrape), ms. */
   readonly loopP99Ms: number;
@@ -130,6 +133,8 @@ export class SoakFleet {
       rssMb: value('process_resident_memory_bytes') / MB,
       heapUsedMb: value('nodejs_heap_size_used_bytes') / MB,
       heapTotalMb: value('nodejs_heap_size_total_bytes') / MB,
+      oldSpaceTotalMb: value('nodejs_heap_space_size_total_bytes{space="old"}') / MB,
+      codeSpaceTotalMb: value('nodejs_heap_space_size_total_bytes{space="code"}') / MB,
       externalMb: value('nodejs_external_memory_bytes') / MB,
       loopP99Ms: value('nodejs_eventloop_lag_p99_seconds') * 1000,
       loopMaxMs: value('nodejs_eventloop_lag_max_seconds') * 1000,

@@ -2,7 +2,8 @@
 
 /**
  * The sum of every series of each metric name (labels dropped), e.g. `herald_connections` over its
- * `transport` label. Comments, histograms' `_bucket` series and values that are not numbers are skipped.
+ * `transport` label, and each labelled series under its name as written (`name{label="value"}`).
+ * Comments, histograms' `_bucket` series and values that are not numbers are skipped.
  */
 export function parseMetrics(text: string): Map<string, number> {
   const values = new Map<string, number>();
@@ -15,6 +16,7 @@ export function parseMetrics(text: string): Map<string, number> {
     const value = Number(line.slice(line.lastIndexOf(' ') + 1));
     if (!Number.isFinite(value)) continue;
     values.set(name, (values.get(name) ?? 0) + value);
+    if (line[nameEnd] === '{') values.set(line.slice(0, line.lastIndexOf(' ')), value);
   }
   return values;
 }

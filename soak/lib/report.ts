@@ -47,6 +47,8 @@ const NODE_COLUMNS: readonly [string, (node: NodeRow) => number | undefined][] =
   ['rss_mb', (n) => n.rssMb],
   ['heap_used_mb', (n) => n.heapUsedMb],
   ['heap_total_mb', (n) => n.heapTotalMb],
+  ['old_space_total_mb', (n) => n.oldSpaceTotalMb],
+  ['code_space_total_mb', (n) => n.codeSpaceTotalMb],
   ['external_mb', (n) => n.externalMb],
   ['gc_heap_mb', (n) => n.gcHeapMb],
   ['gc_rss_mb', (n) => n.gcRssMb],
@@ -119,12 +121,17 @@ export function toSvg(samples: readonly Sample[], nodeNames: readonly string[], 
     warmupEnd: warmupS / 60,
     end: Math.max(...samples.map(minutes), warmupS / 60),
     panels: [
-      { title: 'Resident set size (MB)', series: perNode((n) => n.rssMb, 'RSS') },
       {
-        title: 'V8 heap used (MB): 5-s samples, and dots after a forced full GC',
+        title: 'Resident set size (MB; the axis does not start at 0)',
+        series: perNode((n) => n.rssMb, 'RSS'),
+        zoom: true,
+      },
+      {
+        title: 'V8 heap (MB): used (5-s samples), used after a forced full GC (dots), committed (dashed)',
         series: [
-          ...perNode((n) => n.heapUsedMb, 'heap'),
-          ...perNode((n) => n.gcHeapMb, 'after GC', { dashed: true, dots: true }),
+          ...perNode((n) => n.heapUsedMb, 'used'),
+          ...perNode((n) => n.gcHeapMb, 'after GC', { dots: true }),
+          ...perNode((n) => n.heapTotalMb, 'committed', { dashed: true }),
         ],
       },
       {
@@ -177,7 +184,7 @@ export function toMarkdown(summary: Summary, samples: readonly Sample[]): string
   const memoryRows = summary.verdicts.map((v, i) => {
     const loop = steady.map((s) => s.nodes[i]?.loopP99Ms ?? Number.NaN).filter(Number.isFinite);
     const loopMax = Math.max(...steady.map((s) => s.nodes[i]?.loopMaxMs ?? 0));
-    return `| ${v.name} | ${mb(v.gcHeapStart)} → ${mb(v.gcHeapEnd)} | ${slope(v.gcHeapSlope)} | ${slope(v.heapSlope)} | ${mb(v.gcRssStart)} → ${mb(v.gcRssEnd)} | ${slope(v.rssSlope)} | ${mb(median(loop))} / ${mb(loopMax)} |`;
+    return `| ${v.name} | ${mb(v.gcHeapStart)} → ${mb(v.gcHeapEnd)} | ${slope(v.gcHeapSlope)} | ${slope(v.heapSlope)} | ${mb(v.gcRssStart)} → ${mb(v.gcRssEnd)} | ${slope(v.rssSlope)} | ${slope(v.committedSlope)} | ${slope(v.outsideHeapSlope)} | ${mb(median(loop))} / ${mb(loopMax)} |`;
   });
   const verdict = summary.problems.length === 0 ? '**Pass**' : '**Fail**';
   return [
@@ -196,8 +203,8 @@ export function toMarkdown(summary: Summary, samples: readonly Sample[]): string
     '',
     `Post-GC figures are read right after a forced full garbage collection (at the end of the warm-up, every few minutes, and at the end). Limits: post-GC heap slope ≤ ${HEAP_SLOPE_LIMIT_MB_PER_HOUR} MB/hour and end ≤ start × ${1 + HEAP_GROWTH_LIMIT}; RSS slope (5-s samples) ≤ ${RSS_SLOPE_LIMIT_MB_PER_HOUR} MB/hour.`,
     '',
-    '| Node | Heap after GC, MB (warm-up end → end) | Its slope, MB/h | Heap slope (5-s samples), MB/h | RSS after GC, MB | RSS slope (5-s samples), MB/h | Event-loop p99, ms (median / worst max) |',
-    '| --- | --- | --- | --- | --- | --- | --- |',
+    '| Node | Heap after GC, MB (warm-up end → end) | Its slope, MB/h | Heap used slope (5-s samples), MB/h | RSS after GC, MB | RSS slope (5-s samples), MB/h | Of which: V8 heap committed, MB/h | Of which: outside the V8 heap, MB/h | Event-loop p99, ms (median / worst max) |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...memoryRows,
     '',
     '## Delivery',

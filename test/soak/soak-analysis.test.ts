@@ -69,10 +69,14 @@ describe('memory verdict', () => {
     gcRss: line(rssSlope, 150, 27, 5),
     heap: line(gcHeapSlope, 45, 27, 5 / 60),
     rss: line(rssSlope, 150, 27, 5 / 60),
+    committed: line(rssSlope / 2, 80, 27, 5 / 60),
   });
 
   it('passes flat memory and fails growth past the limits', () => {
-    expect(judgeNode(memory(1, 5), true).problems).toEqual([]);
+    const flat = judgeNode(memory(1, 5), true);
+    expect(flat.problems).toEqual([]);
+    // Half the RSS growth in the committed heap, half outside it.
+    expect([flat.committedSlope, flat.outsideHeapSlope].map((v) => +v.toFixed(6))).toEqual([2.5, 2.5]);
     expect(judgeNode(memory(6, 5), true).problems).toEqual([
       expect.stringContaining('post-GC heap grows 6.00 MB/hour'),
     ]);
