@@ -112,8 +112,9 @@ export interface Broker extends PresenceStore {
   endEpoch(channel: string, epoch: string): Promise<void>;
   /**
    * Re-establishes the path publications come in by — a new subscriber connection to Redis, subscribed
-   * to the same channels — when the node found it delivers nothing though it looks up. Reports the
-   * interruption (`onDeliveryInterrupted`) once done, so the node reads back what it missed.
+   * to the same channels, after replacing the commands connection if it no longer answers — when the
+   * node found it delivers nothing though it looks up. Reports the interruption
+   * (`onDeliveryInterrupted`) once done, so the node reads back what it missed.
    */
   repairDelivery(): Promise<void>;
   /** Sends a control message to node `to`, or to every node of the deployment (this one included). */

@@ -4,7 +4,9 @@
  * one subscriber connection per node (per shard in a Cluster, with sharded pub/sub).
  */
 import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createClient, createCluster, ErrorReply, type RedisClientType, type RedisClusterType } from 'redis';
+import { RedisTimeoutError, withTimeout } from './errors.ts';
 
 export interface RedisScript {
   readonly source: string;
@@ -42,8 +44,22 @@ export interface RedisConnection {
    * subscribers, the channels are subscribed again instead.
    */
   renewSubscriber(): Promise<void>;
+  /**
+   * Checks the commands connection after a command went unanswered: a PING must come back within
+   * {@link PROBE_TIMEOUT_MS}, or the connection is replaced by a new one that answers (and, meanwhile,
+   * `ready` is false, so calls fail fast). A network that drops packets, or a peer gone without a
+   * reset, leaves TCP open for many minutes, and node-redis would keep writing into it. Concurrent
+   * calls share one check. On a Cluster, where node-redis owns one connection per shard, the check
+   * is only a PING of every master, and its failure is reported, not repaired.
+   */
+  checkCommands(): Promise<void>;
   close(): Promise<void>;
 }
+
+/** How long a PING may take on a connection suspected dead before it is replaced. */
+export const PROBE_TIMEOUT_MS = 2000;
+/** Pause between two attempts to open a replacement connection that answers. */
+const REOPEN_DELAY_MS = 250;
 
 export interface RedisConnectionOptions {
   /** redis:// or rediss:// URL (standalone). */
@@ -188,40 +204,54 @@ export function createRedisConnection(options: RedisConnectionOptions): RedisCon
 
 class StandaloneConnection implements RedisConnection {
   readonly sharded = false;
-  readonly #commands: RedisClientType;
+  #commands: RedisClientType;
   #subscriber: RedisClientType;
   /** What the subscriber connection listens to, to subscribe a replacement to the same. */
   readonly #subscriptions = new Map<string, PubsubListener>();
   readonly #errorListeners: ((err: Error) => void)[] = [];
   readonly #reconnectListeners: (() => void)[] = [];
+  /** The subscriber connection came back after a loss; reported once both connections are up. */
+  #subscriberInterrupted = false;
+  /** A check of the commands connection, and its replacement if needed, under way. */
+  #commandsCheck: Promise<void> | undefined;
+  #replacingCommands = false;
+  #subscriberRenewal: Promise<void> | undefined;
+  /** Replacements being opened, dropped if the node closes meanwhile. */
+  readonly #opening = new Set<RedisClientType>();
+  #closed = false;
 
   readonly #startup: Startup = { starting: true, failure: undefined };
 
   constructor(url: string) {
     const socket = { ...SOCKET, reconnectStrategy: reconnectStrategy(this.#startup) };
-    this.#commands = createClient({ url, socket, ...CLIENT });
-    this.#subscriber = this.#commands.duplicate();
-    for (const client of [this.#commands, this.#subscriber]) {
-      client.on('error', (err: Error) => this.#errorListeners.forEach((listener) => listener(err)));
-    }
-    // Reported once both connections are up again, so the node's checks can run at once.
-    let started = false;
-    let interrupted = false;
-    this.#subscriber.on('ready', () => {
-      interrupted = started;
-      started = true;
+    this.#commands = this.#watch(createClient({ url, socket, ...CLIENT }), 'commands');
+    this.#subscriber = this.#watch(this.#commands.duplicate(), 'subscriber');
+  }
+
+  /**
+   * Reports `client`'s errors, and its reconnections once both connections are up, so the node's
+   * checks can run at once. The first `ready` of a client is no interruption: at start, nothing was
+   * missed, and a replacement reports itself once subscribed.
+   */
+  #watch(client: RedisClientType, role: 'commands' | 'subscriber'): RedisClientType {
+    client.on('error', (err: Error) => this.#errorListeners.forEach((listener) => listener(err)));
+    let connected = false;
+    client.on('ready', () => {
+      if (role === 'subscriber' && connected) this.#subscriberInterrupted = true;
+      connected = true;
+      this.#reportIfRecovered();
     });
-    for (const client of [this.#commands, this.#subscriber]) {
-      client.on('ready', () => {
-        if (!interrupted || !this.ready) return;
-        interrupted = false;
-        this.#reconnectListeners.forEach((listener) => listener());
-      });
-    }
+    return client;
+  }
+
+  #reportIfRecovered(): void {
+    if (!this.#subscriberInterrupted || !this.ready) return;
+    this.#subscriberInterrupted = false;
+    this.#reconnectListeners.forEach((listener) => listener());
   }
 
   get ready(): boolean {
-    return this.#commands.isReady && this.#subscriber.isReady;
+    return !this.#replacingCommands && this.#commands.isReady && this.#subscriber.isReady;
   }
 
   async connect(): Promise<void> {
@@ -250,18 +280,20 @@ class StandaloneConnection implements RedisConnection {
     return this.#subscriber.unsubscribe(pubsubChannel);
   }
 
-  async renewSubscriber(): Promise<void> {
-    const fresh = this.#commands.duplicate();
-    fresh.on('error', (err: Error) => this.#errorListeners.forEach((listener) => listener(err)));
-    // Later reconnections of the replacement are interruptions like any other.
-    let connected = false;
-    fresh.on('ready', () => {
-      if (connected && this.ready) this.#reconnectListeners.forEach((listener) => listener());
-      connected = true;
-    });
+  renewSubscriber(): Promise<void> {
+    this.#subscriberRenewal ??= this.#renewSubscriber().finally(() => (this.#subscriberRenewal = undefined));
+    return this.#subscriberRenewal;
+  }
+
+  async #renewSubscriber(): Promise<void> {
+    const fresh = await this.#openAnswering('subscriber');
     try {
-      await fresh.connect();
-      for (const [channel, listener] of this.#subscriptions) await fresh.subscribe(channel, listener);
+      // Subscribed together (pipelined), and bounded (1 ms more per channel): the new connection may
+      // die too, and the next repair must not wait behind this one forever.
+      const subscribing = [...this.#subscriptions].map(([channel, listener]) =>
+        fresh.subscribe(channel, listener),
+      );
+      await withTimeout(Promise.all(subscribing), PROBE_TIMEOUT_MS + this.#subscriptions.size);
     } catch (err) {
       fresh.destroy();
       throw err;
@@ -273,6 +305,49 @@ class StandaloneConnection implements RedisConnection {
     this.#reconnectListeners.forEach((listener) => listener());
   }
 
+  checkCommands(): Promise<void> {
+    this.#commandsCheck ??= this.#checkCommands().finally(() => (this.#commandsCheck = undefined));
+    return this.#commandsCheck;
+  }
+
+  async #checkCommands(): Promise<void> {
+    // Not ready: node-redis is reconnecting it already.
+    if (!this.#commands.isReady || (await answers(this.#commands))) return;
+    this.#replacingCommands = true;
+    try {
+      const fresh = await this.#openAnswering('commands');
+      const stale = this.#commands;
+      this.#commands = fresh;
+      // Its unanswered commands fail now; the broker gave up on them already.
+      stale.destroy();
+    } finally {
+      this.#replacingCommands = false;
+    }
+    this.#reportIfRecovered();
+  }
+
+  /**
+   * Opens a new connection like the others and returns it once it answers a PING, trying again
+   * until it does (the network may still be down) or the node closes.
+   */
+  async #openAnswering(role: 'commands' | 'subscriber'): Promise<RedisClientType> {
+    for (;;) {
+      if (this.#closed) throw new Error('the Redis connection is closed');
+      const fresh = this.#watch(this.#commands.duplicate(), role);
+      this.#opening.add(fresh);
+      try {
+        await fresh.connect();
+        if (await answers(fresh)) return fresh;
+      } catch {
+        // Dropped by close(), or refused: tried again below.
+      } finally {
+        this.#opening.delete(fresh);
+      }
+      if (fresh.isOpen) fresh.destroy();
+      await sleep(REOPEN_DELAY_MS);
+    }
+  }
+
   onError(listener: (err: Error) => void): void {
     this.#errorListeners.push(listener);
   }
@@ -282,9 +357,24 @@ class StandaloneConnection implements RedisConnection {
   }
 
   async close(): Promise<void> {
+    this.#closed = true;
+    for (const client of this.#opening) client.destroy();
     await Promise.all(
       [this.#commands, this.#subscriber].map((client) => closeWithin(client, CLOSE_TIMEOUT_MS)),
     );
+  }
+}
+
+/**
+ * Whether `client` answers a PING within {@link PROBE_TIMEOUT_MS}. Any answer counts, an error reply
+ * too (a Redis still loading its data is alive); only silence does not.
+ */
+async function answers(client: Pick<RedisClientType, 'ping'>): Promise<boolean> {
+  try {
+    await withTimeout(client.ping(), PROBE_TIMEOUT_MS);
+    return true;
+  } catch (err) {
+    return !(err instanceof RedisTimeoutError);
   }
 }
 
@@ -360,6 +450,17 @@ class ClusterConnection implements RedisConnection {
       await this.#cluster.sSubscribe(channel, listener);
     }
     this.#reconnectListeners.forEach((listener) => listener());
+  }
+
+  async checkCommands(): Promise<void> {
+    for (const master of this.#cluster.masters) {
+      const client = await this.#cluster.nodeClient(master);
+      if (await answers(client)) continue;
+      const err = new Error(
+        `Redis master ${master.host}:${master.port} did not answer a PING within ${PROBE_TIMEOUT_MS} ms`,
+      );
+      this.#errorListeners.forEach((listener) => listener(err));
+    }
   }
 
   onError(listener: (err: Error) => void): void {

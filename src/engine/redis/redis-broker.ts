@@ -33,7 +33,7 @@ import {
   encodePresenceEvent,
   encodeTail,
 } from './payload.ts';
-import { toEngineError, withTimeout } from './errors.ts';
+import { RedisTimeoutError, toEngineError, withTimeout } from './errors.ts';
 
 const script = (name: string) =>
   redisScript(readFileSync(new URL(`./scripts/${name}`, import.meta.url), 'utf8'));
@@ -99,8 +99,14 @@ export class RedisBroker implements Broker {
     await this.#connection.subscribe(this.#keys.control(node), onControl);
   }
 
-  repairDelivery(): Promise<void> {
-    return this.#connection.renewSubscriber();
+  /**
+   * Replaces the commands connection if it no longer answers, then renews the subscriber connection.
+   * In that order: the renewal makes the node read back what it missed, through the commands
+   * connection, and a read that fails would leave the gap to the clients (they recover).
+   */
+  async repairDelivery(): Promise<void> {
+    await this.#connection.checkCommands();
+    await this.#connection.renewSubscriber();
   }
 
   async subscribe(channel: string): Promise<void> {
@@ -296,6 +302,8 @@ export class RedisBroker implements Broker {
     try {
       return await withTimeout(operation(), this.#commandTimeoutMs);
     } catch (err) {
+      // Unanswered: the connection may be dead without a word. Checked (and replaced) meanwhile.
+      if (err instanceof RedisTimeoutError) void this.#connection.checkCommands().catch(() => undefined);
       throw toEngineError(err);
     }
   }
