@@ -5,6 +5,7 @@
  * unsupported content type, ...) are mapped to Herald codes, and anything unexpected becomes
  * HERALD_ERR_INTERNAL with its details logged, never sent.
  */
+import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { NO_METRICS, type NodeMetrics } from '../node/node-metrics.ts';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -76,23 +77,23 @@ export function toApiError(err: unknown, bodyLimit: number = BODY_LIMIT_BYTES): 
 }
 
 /**
- * fastify's `clientErrorHandler`: a request Node's HTTP parser refuses (malformed, or headers over its
- * limit) never reaches a route, and is answered here with the same error body. Always 400
- * HERALD_ERR_BAD_REQUEST, the catalogue's status (not 431 for large headers, which has no code).
+ * fastify's `clientErrorHandler`: a request Node's HTTP server refuses never reaches a route, and is
+ * answered here with the same error body, then its connection is closed: headers over Node's limit
+ * (16 KiB) with 431, headers or body too slow to arrive with 408, anything malformed with 400.
  */
 export function answerClientError(err: Error & { code?: string }, socket: Duplex): void {
   // A reset connection has nobody to answer (what fastify's own handler does too).
   if (err.code === 'ECONNRESET' || socket.destroyed) return;
-  const message =
+  const error =
     err.code === 'HPE_HEADER_OVERFLOW'
-      ? 'the request headers are too large'
+      ? new HeraldError('HERALD_ERR_HEADERS_TOO_LARGE', 'the request headers are larger than 16 KiB')
       : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-        ? 'the request took too long to arrive'
-        : 'malformed HTTP request';
-  const body = JSON.stringify(errorBody(new HeraldError('HERALD_ERR_BAD_REQUEST', message)));
+        ? new HeraldError('HERALD_ERR_REQUEST_TIMEOUT', 'the request took too long to arrive')
+        : new HeraldError('HERALD_ERR_BAD_REQUEST', 'malformed HTTP request');
+  const body = JSON.stringify(errorBody(error));
   if (socket.writable) {
     socket.write(
-      `HTTP/1.1 400 Bad Request\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+      `HTTP/1.1 ${error.httpStatus} ${STATUS_CODES[error.httpStatus] ?? ''}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
         `Content-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${body}`,
     );
   }

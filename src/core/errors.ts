@@ -36,6 +36,8 @@ export const ERRORS = {
   HERALD_ERR_COMMAND_RATE_LIMITED: { wire: ErrorCode.COMMAND_RATE_LIMITED, http: 429, temporary: true },
   HERALD_ERR_PUBLISH_RATE_LIMITED: { wire: ErrorCode.PUBLISH_RATE_LIMITED, http: 429, temporary: true },
   HERALD_ERR_PRESENCE_DISABLED: { wire: ErrorCode.PRESENCE_DISABLED, http: 400, temporary: false },
+  HERALD_ERR_REQUEST_TIMEOUT: { wire: ErrorCode.REQUEST_TIMEOUT, http: 408, temporary: true },
+  HERALD_ERR_HEADERS_TOO_LARGE: { wire: ErrorCode.HEADERS_TOO_LARGE, http: 431, temporary: false },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorName = keyof typeof ERRORS;

@@ -804,8 +804,8 @@ describe('errors', () => {
     expectError(await get('/api/%zz'), 'HERALD_ERR_BAD_REQUEST', 'not a valid url');
     expectError(
       await get('/api/info', { ...AUTH, 'x-fill': 'f'.repeat(20_000) }),
-      'HERALD_ERR_BAD_REQUEST',
-      'headers are too large',
+      'HERALD_ERR_HEADERS_TOO_LARGE',
+      'headers are larger than 16 KiB',
     );
     const socket = netConnect(server.port, '127.0.0.1');
     socket.end('POST /api/publish HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n');

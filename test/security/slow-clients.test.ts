@@ -40,9 +40,12 @@ async function trickle(socket: Socket, text: string, everyMs: number): Promise<n
   return sent;
 }
 
-/** The server answered a timed-out request with 408 (or closed it without a word). */
+/** The server answered a timed-out request with 408 and its error body, then closed the connection. */
 function expectTimedOut(text: string): void {
-  if (text !== '') expect(text).toMatch(/^HTTP\/1\.1 (408|400) /);
+  expect(text).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/);
+  expect(JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4))).toMatchObject({
+    error: { code: 'HERALD_ERR_REQUEST_TIMEOUT', wireCode: 124 },
+  });
 }
 
 /** How long a plain request takes right now, ms. */

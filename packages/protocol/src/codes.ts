@@ -53,6 +53,10 @@ export const ErrorCode = {
   PUBLISH_RATE_LIMITED: 122,
   /** The channel's namespace keeps no presence. */
   PRESENCE_DISABLED: 123,
+  /** HTTP only: the request's headers or body took longer to arrive than the server allows. Temporary. */
+  REQUEST_TIMEOUT: 124,
+  /** HTTP only: the request's headers are larger than the server accepts. */
+  HEADERS_TOO_LARGE: 125,
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
