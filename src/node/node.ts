@@ -87,6 +87,8 @@ const ENGINE_WATCH_MS = 500;
 
 /** How often each node publishes its counters for the dashboard. */
 const STATS_INTERVAL_MS = 1000;
+/** The largest presence cursor: Redis's cursors are unsigned 64-bit numbers. */
+const MAX_CURSOR = 2n ** 64n - 1n;
 
 export interface NodeOptions {
   readonly broker: Broker;
@@ -541,7 +543,8 @@ export class HeraldNode {
   /** A page of the clients subscribed to `channel` on every node. */
   async presence(channel: string, cursor: string | undefined, limit: number): Promise<PresencePage> {
     this.#assertPresence(channel);
-    if (cursor !== undefined && !/^\d{1,20}$/.test(cursor)) {
+    // Redis's cursors are unsigned 64-bit numbers: a larger one is refused by Redis (found by the fuzzer).
+    if (cursor !== undefined && !(/^\d{1,20}$/.test(cursor) && BigInt(cursor) <= MAX_CURSOR)) {
       throw new HeraldError('HERALD_ERR_BAD_REQUEST', '"cursor" must be the cursor of a previous page');
     }
     return this.#engine('presence', this.#broker.presence(channel, cursor, limit));

@@ -55,11 +55,16 @@ export class FuzzServer {
     });
   }
 
-  static async start(maxFrameBytes: number): Promise<FuzzServer> {
+  /** Starts the server on the memory engine, or on the Redis at `redisUrl`. */
+  static async start(maxFrameBytes: number, redisUrl?: string): Promise<FuzzServer> {
     const child = fork(SCRIPT, [], {
       cwd: REPO_ROOT,
       execArgv: ['--expose-gc', '--import', 'tsx'],
-      env: { ...process.env, FUZZ_MAX_FRAME_BYTES: String(maxFrameBytes) },
+      env: {
+        ...process.env,
+        FUZZ_MAX_FRAME_BYTES: String(maxFrameBytes),
+        ...(redisUrl === undefined ? {} : { FUZZ_REDIS_URL: redisUrl }),
+      },
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });
     let stderr = '';

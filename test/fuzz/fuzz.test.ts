@@ -1,6 +1,6 @@
 /**
  * The short fuzzing run inside `npm test`: 5,000 protocol frames and one pass over the HTTP API
- * against a fresh Herald process. `npm run fuzz` runs the full version (docs/reliability.md).
+ * against a fresh Herald process on the memory engine, and a smaller run on Redis. `npm run fuzz` runs the full version (docs/reliability.md).
  */
 import { describe, expect, it } from 'vitest';
 import { ConnectionScript, FRAME_KINDS } from './frames.ts';
@@ -43,5 +43,16 @@ describe('the short fuzzing run', () => {
     for (const kind of FRAME_KINDS) expect(kinds, `no ${kind} frame`).toContain(kind);
     expect(result.protocol.replies.get('result')).toBeGreaterThan(1000);
     expect(result.api.requests).toBeGreaterThan(500);
+  }, 60_000);
+
+  it('finds nothing on the Redis engine either (2,000 frames and a pass over the HTTP API)', async () => {
+    const result = await runFuzz({ seed: SEED, frames: 2000, apiRounds: 1, sseFrames: 100, engine: 'redis' });
+    const summary = formatSummary(result);
+    expect(result.engine).toBe('redis');
+    expect(result.crashed, summary).toBeUndefined();
+    expect(result.protocol.violations.examples, summary).toEqual([]);
+    expect(result.api.violations.examples, summary).toEqual([]);
+    expect(result.errorLogs, summary).toEqual([]);
+    expect(result.protocol.replies.get('result')).toBeGreaterThan(300);
   }, 60_000);
 });

@@ -5,6 +5,7 @@
  */
 import { mintToken } from '../../src/auth/tokens.ts';
 import { TEST_API_KEY, TEST_TOKEN_SECRET } from '../helpers/config.ts';
+import { startRedis } from '../helpers/redis.ts';
 import { fuzzApi, type ApiFuzzResult } from './api-fuzzer.ts';
 import { FuzzServer } from './fuzz-server.ts';
 import { fuzzProtocol, HEAP_GROWTH_BOUND_BYTES, type ProtocolFuzzResult } from './protocol-fuzzer.ts';
@@ -20,6 +21,8 @@ export interface FuzzOptions {
   readonly apiRounds: number;
   /** Frames POSTed to SSE sessions. */
   readonly sseFrames: number;
+  /** The fuzzed server's engine: the embedded memory engine (default), or a Redis the run starts. */
+  readonly engine?: 'memory' | 'redis';
   /** The server's frame limit. Default 64 KiB, the production default. */
   readonly maxFrameBytes?: number;
   readonly onProgress?: (framesSent: number) => void;
@@ -27,6 +30,7 @@ export interface FuzzOptions {
 
 export interface FuzzResult {
   readonly seed: number;
+  readonly engine: 'memory' | 'redis';
   readonly protocol: ProtocolFuzzResult;
   readonly api: ApiFuzzResult;
   /** The server process's exit, when it crashed. */
@@ -40,7 +44,12 @@ export interface FuzzResult {
 export async function runFuzz(options: FuzzOptions): Promise<FuzzResult> {
   const started = Date.now();
   const maxFrameBytes = options.maxFrameBytes ?? 64 * 1024;
-  const server = await FuzzServer.start(maxFrameBytes);
+  const engine = options.engine ?? 'memory';
+  const redis = engine === 'redis' ? await startRedis() : undefined;
+  const server = await FuzzServer.start(maxFrameBytes, redis?.url).catch(async (err: unknown) => {
+    await redis?.stop();
+    throw err;
+  });
   try {
     const tokens = new Map<string, string>();
     for (const [name, mint] of Object.entries(FUZZ_TOKENS)) {
@@ -81,6 +90,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzResult> {
     const crash = server.crash;
     return {
       seed: options.seed,
+      engine,
       protocol,
       api,
       crashed:
@@ -91,6 +101,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzResult> {
     };
   } finally {
     await server.stop();
+    await redis?.stop();
   }
 }
 
@@ -128,6 +139,7 @@ export function formatSummary(result: FuzzResult): string {
   const { protocol, api } = result;
   const rows: [string, string][] = [
     ['seed', String(result.seed)],
+    ['engine', result.engine === 'redis' ? 'Redis (a redis-server the run started)' : 'memory'],
     [
       'duration',
       `${(result.durationMs / 1000).toFixed(1)} s (protocol ${(protocol.durationMs / 1000).toFixed(1)} s, HTTP ${(api.durationMs / 1000).toFixed(1)} s)`,

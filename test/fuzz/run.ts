@@ -12,7 +12,8 @@ const USAGE = `usage: npm run fuzz -- [--seed N] [--frames N] [--concurrency N] 
   --frames       protocol frames to send (default 100000)
   --concurrency  protocol connections open at once (default 32)
   --api-rounds   random mutations per API route, besides the fixed cases (default 50)
-  --sse-frames   frames POSTed to SSE sessions (default 2000)`;
+  --sse-frames   frames POSTed to SSE sessions (default 2000)
+  --engine       memory (default) or redis: the fuzzed server's engine; redis starts its own redis-server`;
 
 function flags(argv: readonly string[]): Map<string, string> {
   const out = new Map<string, string>();
@@ -30,11 +31,17 @@ function flags(argv: readonly string[]): Map<string, string> {
     out.set(name.slice(2), value);
   }
   for (const name of out.keys()) {
-    if (!['seed', 'frames', 'concurrency', 'api-rounds', 'sse-frames'].includes(name)) {
+    if (!['seed', 'frames', 'concurrency', 'api-rounds', 'sse-frames', 'engine'].includes(name)) {
       throw new RangeError(`unknown flag --${name}\n${USAGE}`);
     }
   }
   return out;
+}
+
+function engineFlag(value: string | undefined): 'memory' | 'redis' {
+  if (value === undefined || value === 'memory' || value === 'redis') return value ?? 'memory';
+  console.error(`--engine must be memory or redis, not ${value}\n${USAGE}`);
+  process.exit(2);
 }
 
 const given = flags(process.argv.slice(2));
@@ -46,9 +53,10 @@ const options = {
   concurrency: intFlag('concurrency', given.get('concurrency'), 32, 1, 1000),
   apiRounds: intFlag('api-rounds', given.get('api-rounds'), 50, 0, 10_000),
   sseFrames: intFlag('sse-frames', given.get('sse-frames'), 2000, 0, 1_000_000),
+  engine: engineFlag(given.get('engine')),
 };
 console.error(
-  `fuzzing with seed ${seed}: ${frames.toLocaleString('en-US')} protocol frames, then the HTTP API`,
+  `fuzzing with seed ${seed} on the ${options.engine} engine: ${frames.toLocaleString('en-US')} protocol frames, then the HTTP API`,
 );
 let reported = 0;
 const result = await runFuzz({

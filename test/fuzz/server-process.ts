@@ -3,7 +3,8 @@
  * measured apart from the fuzzer's. Started by fuzz-server.ts with `--expose-gc` and an IPC channel:
  * sends `{type: 'ready', port}` once listening, answers `{type: 'heap'}` with the heap used after a
  * full garbage collection, and stops on `{type: 'stop'}` or when the parent goes away. Error-level
- * logs go to stdout, where the parent counts them.
+ * logs go to stdout, where the parent counts them. With `FUZZ_REDIS_URL` set it runs on that Redis,
+ * otherwise on the memory engine.
  */
 import pino from 'pino';
 import { startHerald } from '../../src/server.ts';
@@ -13,8 +14,13 @@ import { FUZZ_NAMESPACES } from './scenario.ts';
 const gc = (globalThis as { gc?: () => void }).gc;
 const send = (message: object) => process.send?.(message);
 
+const redisUrl = process.env['FUZZ_REDIS_URL'];
 const herald = await startHerald(
-  testConfig({ namespaces: FUZZ_NAMESPACES, maxFrameBytes: Number(process.env['FUZZ_MAX_FRAME_BYTES']) }),
+  testConfig({
+    namespaces: FUZZ_NAMESPACES,
+    maxFrameBytes: Number(process.env['FUZZ_MAX_FRAME_BYTES']),
+    ...(redisUrl === undefined ? {} : { redisUrl, redisPrefix: 'fuzz:' }),
+  }),
   { logger: pino({ level: 'error' }) },
 );
 

@@ -149,9 +149,13 @@ describe.each(topologies)('presence on three nodes on %s', (_name, engine, engin
     expect((await api(a, '/presence?channel=quiet:x')).body).toMatchObject({
       error: { code: 'HERALD_ERR_PRESENCE_DISABLED' },
     });
-    const badCursor = await api(a, '/presence?channel=room:x&cursor=abc');
-    expect(badCursor.status).toBe(400);
-    expect(badCursor.body).toMatchObject({ error: { code: 'HERALD_ERR_BAD_REQUEST' } });
+    // Not a number, and past Redis's unsigned 64-bit cursors (which Redis itself would refuse).
+    for (const cursor of ['abc', '18446744073709551616', '99999999999999999999']) {
+      const badCursor = await api(a, `/presence?channel=room:x&cursor=${cursor}`);
+      expect(badCursor.status).toBe(400);
+      expect(badCursor.body).toMatchObject({ error: { code: 'HERALD_ERR_BAD_REQUEST' } });
+    }
+    expect((await api(a, '/presence?channel=room:x&cursor=18446744073709551615')).status).toBe(200);
     const narrowed = await a.client({ token: await a.token({ channels: ['room:mine'] }) });
     const error = await narrowed.call('presence', { channel: 'room:other' }).catch((err: unknown) => err);
     expect((error as ProtocolError).code).toBe(ErrorCode.PERMISSION_DENIED);
