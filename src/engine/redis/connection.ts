@@ -336,7 +336,8 @@ class StandaloneConnection implements RedisConnection {
       const fresh = this.#watch(this.#commands.duplicate(), role);
       this.#opening.add(fresh);
       try {
-        await fresh.connect();
+        // Bounded: the handshake of a new connection into a dead network would wait forever too.
+        await withTimeout(fresh.connect(), SOCKET.connectTimeout + PROBE_TIMEOUT_MS);
         if (await answers(fresh)) return fresh;
       } catch {
         // Dropped by close(), or refused: tried again below.
