@@ -136,8 +136,14 @@ describe('delivery health', () => {
   it('rides out a network stall: not ready while it lasts, everything delivered after', async () => {
     await survives('feed:stalled', async () => {
       proxy.pause();
-      await sleep(3 * CHECK_MS + 1500);
+      // Longer than the delivery check's timeout plus the commands connection's PING (2 s): the node
+      // tries new connections, which the stalled network holds too, until it ends.
+      await sleep(3 * CHECK_MS + 3500);
       proxy.resume();
+    });
+    // Nothing is left dangling: the node publishes at once.
+    await expect(watched.publish('feed:stalled', 'after')).resolves.toMatchObject({
+      offset: expect.any(Number),
     });
   }, 30_000);
 });

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createClient, createCluster, ErrorReply, type RedisClientType, type RedisClusterType } from 'redis';
-import { RedisTimeoutError, withTimeout } from './errors.ts';
+import { withTimeout } from './errors.ts';
 
 export interface RedisScript {
   readonly source: string;
@@ -141,7 +141,13 @@ async function connectOnce(
   }
 }
 
-const SOCKET = { connectTimeout: 2000 } as const;
+/**
+ * `socketTimeout`: a connection that received nothing for 15 s is dropped and opened again. A
+ * healthy one never goes that long (node-redis PINGs every 5 s), but one whose handshake was swallowed
+ * by something that accepts TCP and never answers (a proxy whose Redis is gone) would otherwise wait
+ * forever, reconnecting never, and the node would stay not ready.
+ */
+const SOCKET = { connectTimeout: 2000, socketTimeout: 15_000 } as const;
 /**
  * Commands fail at once while disconnected instead of piling up: publishes must fail fast. The queue
  * of commands waiting for answers is bounded too, for a Redis that stopped answering without closing
@@ -216,8 +222,12 @@ class StandaloneConnection implements RedisConnection {
   #commandsCheck: Promise<void> | undefined;
   #replacingCommands = false;
   #subscriberRenewal: Promise<void> | undefined;
-  /** Replacements being opened, dropped if the node closes meanwhile. */
+  /** Replacements being opened, until they are in use: dropped if the node closes meanwhile. */
   readonly #opening = new Set<RedisClientType>();
+  /** Replacements given up on: node-redis may still finish a connect under way, and then must not stay. */
+  readonly #abandoned = new WeakSet<RedisClientType>();
+  /** When the commands connection last answered a command (`Date.now()`). */
+  #answeredAt = 0;
   #closed = false;
 
   readonly #startup: Startup = { starting: true, failure: undefined };
@@ -237,6 +247,10 @@ class StandaloneConnection implements RedisConnection {
     client.on('error', (err: Error) => this.#errorListeners.forEach((listener) => listener(err)));
     let connected = false;
     client.on('ready', () => {
+      if (this.#abandoned.has(client)) {
+        client.destroy();
+        return;
+      }
       if (role === 'subscriber' && connected) this.#subscriberInterrupted = true;
       connected = true;
       this.#reportIfRecovered();
@@ -262,12 +276,15 @@ class StandaloneConnection implements RedisConnection {
     );
   }
 
-  run(script: RedisScript, keys: readonly string[], args: readonly string[]): Promise<unknown> {
-    return runScript(this.#commands, script, keys, args);
+  async run(script: RedisScript, keys: readonly string[], args: readonly string[]): Promise<unknown> {
+    const reply = await runScript(this.#commands, script, keys, args);
+    this.#answeredAt = Date.now();
+    return reply;
   }
 
   async publish(pubsubChannel: string, message: string): Promise<void> {
     await this.#commands.publish(pubsubChannel, message);
+    this.#answeredAt = Date.now();
   }
 
   subscribe(pubsubChannel: string, listener: PubsubListener): Promise<void> {
@@ -286,23 +303,33 @@ class StandaloneConnection implements RedisConnection {
   }
 
   async #renewSubscriber(): Promise<void> {
-    const fresh = await this.#openAnswering('subscriber');
+    const fresh = await this.#openAnswering('subscriber', () => true);
+    const subscribed = new Map(this.#subscriptions);
     try {
       // Subscribed together (pipelined), and bounded (1 ms more per channel): the new connection may
       // die too, and the next repair must not wait behind this one forever.
-      const subscribing = [...this.#subscriptions].map(([channel, listener]) =>
-        fresh.subscribe(channel, listener),
-      );
-      await withTimeout(Promise.all(subscribing), PROBE_TIMEOUT_MS + this.#subscriptions.size);
+      const subscribing = [...subscribed].map(([channel, listener]) => fresh.subscribe(channel, listener));
+      await withTimeout(Promise.all(subscribing), PROBE_TIMEOUT_MS + subscribed.size);
+      if (this.#closed) throw new Error('the Redis connection is closed');
     } catch (err) {
-      fresh.destroy();
+      this.#abandon(fresh);
       throw err;
     }
     const stale = this.#subscriber;
     this.#subscriber = fresh;
+    this.#opening.delete(fresh);
     // Dropped, not closed: a stalled connection would never answer the QUIT.
     stale.destroy();
-    this.#reconnectListeners.forEach((listener) => listener());
+    // Channels subscribed or unsubscribed meanwhile went to the old connection.
+    const changes: Promise<void>[] = [];
+    for (const [channel, listener] of this.#subscriptions)
+      if (!subscribed.has(channel)) changes.push(fresh.subscribe(channel, listener));
+    for (const channel of subscribed.keys())
+      if (!this.#subscriptions.has(channel)) changes.push(fresh.unsubscribe(channel));
+    await Promise.all(changes);
+    // Reported once the commands connection is up too: the node reads back what it missed through it.
+    this.#subscriberInterrupted = true;
+    this.#reportIfRecovered();
   }
 
   checkCommands(): Promise<void> {
@@ -310,15 +337,26 @@ class StandaloneConnection implements RedisConnection {
     return this.#commandsCheck;
   }
 
+  /**
+   * Alive if it answers a PING, or any command, within the probe's time: a PING waits behind the
+   * commands sent before it, and a busy connection must not be taken for a dead one. Otherwise the
+   * node turns not ready and opens new connections until one answers — unless the old one answers
+   * first: then Redis was slow, not the connection dead, and it stays.
+   */
   async #checkCommands(): Promise<void> {
     // Not ready: node-redis is reconnecting it already.
-    if (!this.#commands.isReady || (await answers(this.#commands))) return;
+    if (!this.#commands.isReady) return;
+    const since = Date.now();
+    const answered = () => this.#answeredAt >= since;
+    if ((await answers(this.#commands)) || answered()) return;
     this.#replacingCommands = true;
     try {
-      const fresh = await this.#openAnswering('commands');
+      const fresh = await this.#openAnswering('commands', () => !answered());
+      if (fresh === undefined) return;
       const stale = this.#commands;
       this.#commands = fresh;
-      // Its unanswered commands fail now; the broker gave up on them already.
+      this.#opening.delete(fresh);
+      // Commands still waiting on it fail (see toEngineError: they may have been applied).
       stale.destroy();
     } finally {
       this.#replacingCommands = false;
@@ -327,26 +365,37 @@ class StandaloneConnection implements RedisConnection {
   }
 
   /**
-   * Opens a new connection like the others and returns it once it answers a PING, trying again
-   * until it does (the network may still be down) or the node closes.
+   * Opens a new connection like the others and returns it once it answers a PING (still in
+   * `#opening`: the caller puts it to use), trying again until one does, the node closes, or `needed`
+   * turns false (then undefined).
    */
-  async #openAnswering(role: 'commands' | 'subscriber'): Promise<RedisClientType> {
+  async #openAnswering(role: 'commands', needed: () => boolean): Promise<RedisClientType | undefined>;
+  async #openAnswering(role: 'subscriber', needed: () => true): Promise<RedisClientType>;
+  async #openAnswering(
+    role: 'commands' | 'subscriber',
+    needed: () => boolean,
+  ): Promise<RedisClientType | undefined> {
     for (;;) {
       if (this.#closed) throw new Error('the Redis connection is closed');
+      if (!needed()) return undefined;
       const fresh = this.#watch(this.#commands.duplicate(), role);
       this.#opening.add(fresh);
       try {
         // Bounded: the handshake of a new connection into a dead network would wait forever too.
         await withTimeout(fresh.connect(), SOCKET.connectTimeout + PROBE_TIMEOUT_MS);
-        if (await answers(fresh)) return fresh;
+        if (!this.#closed && (await answers(fresh))) return fresh;
       } catch {
-        // Dropped by close(), or refused: tried again below.
-      } finally {
-        this.#opening.delete(fresh);
+        // Dropped by close(), refused, or too slow: tried again below.
       }
-      if (fresh.isOpen) fresh.destroy();
+      this.#abandon(fresh);
       await sleep(REOPEN_DELAY_MS);
     }
+  }
+
+  #abandon(client: RedisClientType): void {
+    this.#opening.delete(client);
+    this.#abandoned.add(client);
+    if (client.isOpen) client.destroy();
   }
 
   onError(listener: (err: Error) => void): void {
@@ -367,15 +416,15 @@ class StandaloneConnection implements RedisConnection {
 }
 
 /**
- * Whether `client` answers a PING within {@link PROBE_TIMEOUT_MS}. Any answer counts, an error reply
- * too (a Redis still loading its data is alive); only silence does not.
+ * Whether `client` answers a PING within {@link PROBE_TIMEOUT_MS}. An error reply counts (a Redis
+ * still loading its data is alive); silence, or a connection that closed or is offline, does not.
  */
 async function answers(client: Pick<RedisClientType, 'ping'>): Promise<boolean> {
   try {
     await withTimeout(client.ping(), PROBE_TIMEOUT_MS);
     return true;
   } catch (err) {
-    return !(err instanceof RedisTimeoutError);
+    return err instanceof ErrorReply;
   }
 }
 
@@ -386,6 +435,7 @@ class ClusterConnection implements RedisConnection {
   readonly #errorListeners: ((err: Error) => void)[] = [];
   readonly #reconnectListeners: (() => void)[] = [];
   #connected = false;
+  #commandsCheck: Promise<void> | undefined;
 
   readonly #startup: Startup = { starting: true, failure: undefined };
 
@@ -453,15 +503,26 @@ class ClusterConnection implements RedisConnection {
     this.#reconnectListeners.forEach((listener) => listener());
   }
 
-  async checkCommands(): Promise<void> {
-    for (const master of this.#cluster.masters) {
-      const client = await this.#cluster.nodeClient(master);
-      if (await answers(client)) continue;
-      const err = new Error(
-        `Redis master ${master.host}:${master.port} did not answer a PING within ${PROBE_TIMEOUT_MS} ms`,
-      );
-      this.#errorListeners.forEach((listener) => listener(err));
-    }
+  checkCommands(): Promise<void> {
+    this.#commandsCheck ??= this.#pingMasters().finally(() => (this.#commandsCheck = undefined));
+    return this.#commandsCheck;
+  }
+
+  /** PINGs every master at once; one that does not answer is reported (node-redis owns its connection). */
+  async #pingMasters(): Promise<void> {
+    const bound = SOCKET.connectTimeout + PROBE_TIMEOUT_MS;
+    await Promise.all(
+      this.#cluster.masters.map(async (master) => {
+        const client = await withTimeout(Promise.resolve(this.#cluster.nodeClient(master)), bound).catch(
+          () => undefined,
+        );
+        if (client !== undefined && (await answers(client))) return;
+        const err = new Error(
+          `Redis master ${master.host}:${master.port} did not answer a PING within ${PROBE_TIMEOUT_MS} ms`,
+        );
+        this.#errorListeners.forEach((listener) => listener(err));
+      }),
+    );
   }
 
   onError(listener: (err: Error) => void): void {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SimpleError } from 'redis';
+import { DisconnectsClientError, SimpleError } from 'redis';
 import { RedisTimeoutError, toEngineError, withTimeout } from './errors.ts';
 
 describe('toEngineError', () => {
@@ -30,6 +30,12 @@ describe('toEngineError', () => {
     expect(error.code).toBe('HERALD_ERR_ENGINE_UNAVAILABLE');
     expect(error.message).toMatch(/may still have been applied/);
     expect(error.cause).toBeInstanceOf(RedisTimeoutError);
+  });
+
+  it('says so too for a command dropped with a connection that was replaced', () => {
+    const error = toEngineError(new DisconnectsClientError());
+    expect(error.code).toBe('HERALD_ERR_ENGINE_UNAVAILABLE');
+    expect(error.message).toMatch(/may still have been applied/);
   });
 
   it('reports a lost connection as the engine being unavailable', () => {

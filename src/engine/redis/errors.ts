@@ -3,7 +3,7 @@
  * request itself cannot succeed (a key of the wrong type, a script bug) is internal; everything that
  * says "not now" is `HERALD_ERR_ENGINE_UNAVAILABLE` (503, temporary), so publishers retry.
  */
-import { ErrorReply } from 'redis';
+import { DisconnectsClientError, ErrorReply } from 'redis';
 import { HeraldError } from '../../core/errors.ts';
 
 /**
@@ -51,6 +51,14 @@ export function toEngineError(err: unknown): HeraldError {
     return new HeraldError(
       'HERALD_ERR_ENGINE_UNAVAILABLE',
       'Redis did not answer in time; a publish may still have been applied, so retry it with an idempotency key',
+      { cause: err },
+    );
+  }
+  if (err instanceof DisconnectsClientError) {
+    // A connection that stopped answering was replaced while this command waited on it.
+    return new HeraldError(
+      'HERALD_ERR_ENGINE_UNAVAILABLE',
+      'the connection to Redis was dropped before it answered; a publish may still have been applied, so retry it with an idempotency key',
       { cause: err },
     );
   }

@@ -105,7 +105,7 @@ export class RedisBroker implements Broker {
    * connection, and a read that fails would leave the gap to the clients (they recover).
    */
   async repairDelivery(): Promise<void> {
-    await this.#connection.checkCommands();
+    await this.#connection.checkCommands().catch(() => undefined);
     await this.#connection.renewSubscriber();
   }
 
