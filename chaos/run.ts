@@ -6,7 +6,7 @@
  *   npm run chaos [-- --scenario kill-node,rolling-restart] [--quick]
  */
 import { writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { exitOnSignals } from '../bench/lib/processes.ts';
 import { failed, table, type Row } from './lib/outcome.ts';
@@ -30,6 +30,7 @@ if (unknown.length > 0) {
 
 const rows: Row[] = [];
 const startedAt = Date.now();
+const loadAtStart = loadavg()[0] ?? 0;
 for (const scenario of SCENARIOS.filter((s) => wanted.includes(s.name))) {
   log(`${scenario.name}: ${scenario.summary}`);
   const scenarioRows = await scenario.run({ quick: values.quick, log });
@@ -54,7 +55,7 @@ if (!values.quick && values.scenario === undefined) {
       (Date.now() - startedAt) / 1000,
     )} s).`,
     '',
-    `Machine: ${machine}; shared with other work while it ran.`,
+    `Machine: ${machine}; load average ${loadAtStart.toFixed(2)} at the start, ${(loadavg()[0] ?? 0).toFixed(2)} at the end.`,
     '',
     'What each scenario does and how the figures are counted: docs/reliability.md, "Chaos scenarios".',
     '',

@@ -297,14 +297,15 @@ function report(
   const lag = outcome.totals.lag.percentiles();
   const cpu = cpus()[0]?.model.trim() ?? 'unknown CPU';
   const flags = process.argv.slice(2).join(' ');
+  const loadEnd = loadavg() as [number, number, number];
   const markdown = toMarkdown(
     {
       command: `npm run soak${flags === '' ? '' : ` -- ${flags}`}`,
       date: context.startedAt.toISOString().slice(0, 16).replace('T', ' ') + ' UTC',
       machine:
         `${cpus().length} × ${cpu}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node.js ${process.version}, ` +
-        `Redis ${fleet.redisVersion}; load average ${context.loadAverage.toFixed(2)} at the start, and the ` +
-        'machine was shared with other work while the soak ran',
+        `Redis ${fleet.redisVersion}; load average ${context.loadAverage.toFixed(2)} at the start, ` +
+        `${loadEnd[0].toFixed(2)} and ${loadEnd[2].toFixed(2)} (1 and 15 minutes) at the end`,
       load:
         `${settings.subscribers} WebSocket subscribers (half on each node) on ${settings.channels} channels; ` +
         `${settings.rate} publications/s of ${settings.payload} bytes over HTTP to the nodes in turn; ` +
