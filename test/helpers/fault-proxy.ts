@@ -45,6 +45,9 @@ export interface FaultProxy {
   close(): Promise<void>;
 }
 
+/** A RESP command whose name (its first bulk string) is SUBSCRIBE, PSUBSCRIBE or SSUBSCRIBE. */
+const SUBSCRIBE_COMMAND = /\*\d+\r\n\$\d+\r\n[PS]?SUBSCRIBE\r\n/i;
+
 export async function startFaultProxy(target: { host: string; port: number }): Promise<FaultProxy> {
   const pairs = new Set<Pair>();
   let paused = false;
@@ -78,7 +81,7 @@ export async function startFaultProxy(target: { host: string; port: number }): P
     };
     pairs.add(pair);
     client.on('data', (chunk: Buffer) => {
-      if (/SUBSCRIBE/i.test(chunk.toString('latin1'))) pair.subscriber = true;
+      if (SUBSCRIBE_COMMAND.test(chunk.toString('latin1'))) pair.subscriber = true;
       if (pair.dropped) return;
       if (paused || pair.upstream === undefined) pair.toUpstream.push(chunk);
       else pair.upstream.write(chunk);
