@@ -34,14 +34,40 @@ export interface PresenceEvent {
   readonly entry: PresenceEntry;
 }
 
+/**
+ * Clients an engine call found expired and removed (their node stopped refreshing them, having died
+ * without a word): they left, and the caller tells the channel so. Every presence call removes them
+ * first, and only the call that removed a client reports it.
+ */
+export interface PresenceExpired {
+  readonly expired: PresenceEntry[];
+}
+
+/** What {@link PresenceStore.presenceAdd} changed besides refreshing. */
+export interface PresenceAdded extends PresenceExpired {
+  /**
+   * Ids of the given clients that were not present: new, or back after they had expired (their node
+   * was cut off from the engine for longer than the time to live, and their leave was announced).
+   */
+  readonly added: string[];
+}
+
 export interface PresenceStore {
-  /** Adds clients to a channel's presence, or refreshes them: each expires `ttlMs` from now. */
-  presenceAdd(channel: string, entries: readonly PresenceEntry[], ttlMs: number): Promise<void>;
+  /**
+   * Adds clients to a channel's presence, or refreshes them: each expires `ttlMs` from now. Removes
+   * the channel's expired clients first (their node stopped refreshing them, having died without a
+   * word), and reports them, and which of `entries` were not present: see {@link PresenceAdded}.
+   */
+  presenceAdd(channel: string, entries: readonly PresenceEntry[], ttlMs: number): Promise<PresenceAdded>;
   /** Removes clients from a channel's presence at once. */
   presenceRemove(channel: string, entries: readonly PresenceEntry[]): Promise<void>;
   /** A page of the channel's presence, at most about `limit` clients, in no particular order. */
-  presence(channel: string, cursor: string | undefined, limit: number): Promise<PresencePage>;
-  presenceStats(channel: string): Promise<PresenceStats>;
+  presence(
+    channel: string,
+    cursor: string | undefined,
+    limit: number,
+  ): Promise<PresencePage & PresenceExpired>;
+  presenceStats(channel: string): Promise<PresenceStats & PresenceExpired>;
   /** Sends a join or leave event to every node subscribed to the channel (this one included). */
   publishPresenceEvent(channel: string, event: PresenceEvent): Promise<void>;
 }

@@ -547,13 +547,20 @@ export class HeraldNode {
     if (cursor !== undefined && !(/^\d{1,20}$/.test(cursor) && BigInt(cursor) <= MAX_CURSOR)) {
       throw new HeraldError('HERALD_ERR_BAD_REQUEST', '"cursor" must be the cursor of a previous page');
     }
-    return this.#engine('presence', this.#broker.presence(channel, cursor, limit));
+    const { expired, ...page } = await this.#engine(
+      'presence',
+      this.#broker.presence(channel, cursor, limit),
+    );
+    this.#presence.announceExpired(channel, expired);
+    return page;
   }
 
   /** How many clients (and distinct users) are subscribed to `channel` on every node. */
   async presenceStats(channel: string): Promise<PresenceStats> {
     this.#assertPresence(channel);
-    return this.#engine('presenceStats', this.#broker.presenceStats(channel));
+    const { expired, ...stats } = await this.#engine('presenceStats', this.#broker.presenceStats(channel));
+    this.#presence.announceExpired(channel, expired);
+    return stats;
   }
 
   #assertPresence(channel: string): void {

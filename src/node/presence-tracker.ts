@@ -3,7 +3,7 @@
  * of a namespace with presence, removes it when it leaves (at once), tells the channel's subscribers
  * on every node where the namespace enables join and leave events, and refreshes every local client
  * every third of the time to live, so the clients of a node that dies without a word expire from
- * presence within it.
+ * presence within it. Whichever node's refresh removes them announces their leaves.
  */
 import type { Logger } from 'pino';
 import type { JsonValue } from '@herald/protocol';
@@ -47,9 +47,9 @@ export class PresenceTracker<C extends PresenceClient> {
   join(channel: string, client: C): void {
     if (client.invisible) return;
     const { presence, joinLeave } = this.#options.policy(channel);
-    const { store, ttlMs } = this.#options;
+    const { store } = this.#options;
     const entry = entryOf(client);
-    if (presence) this.#track(channel, 'add', store.presenceAdd(channel, [entry], ttlMs));
+    if (presence) this.#add(channel, 'add', [entry]);
     if (joinLeave) this.#track(channel, 'join', store.publishPresenceEvent(channel, { type: 'join', entry }));
   }
 
@@ -69,8 +69,7 @@ export class PresenceTracker<C extends PresenceClient> {
       if (!this.#options.policy(channel).presence) continue;
       const entries = [...clients].filter((client) => !client.invisible).map(entryOf);
       for (let start = 0; start < entries.length; start += CHUNK) {
-        const chunk = entries.slice(start, start + CHUNK);
-        this.#track(channel, 'refresh', this.#options.store.presenceAdd(channel, chunk, this.#options.ttlMs));
+        this.#add(channel, 'refresh', entries.slice(start, start + CHUNK));
       }
     }
   }
@@ -80,6 +79,34 @@ export class PresenceTracker<C extends PresenceClient> {
     clearInterval(this.#timer);
     const wait = new Promise((resolve) => setTimeout(resolve, CLOSE_WAIT_MS).unref());
     await Promise.race([Promise.allSettled([...this.#inFlight]), wait]);
+  }
+
+  /**
+   * Adds or refreshes entries. The engine removes the channel's expired clients first — those of a
+   * node that died without a word — and they are announced as leaves: this node has subscribers of
+   * the channel, so somebody may be listening. A refresh that finds one of its own clients gone (this
+   * node was cut off from the engine for longer than the time to live, and its clients' leaves were
+   * announced) announces it joining again.
+   */
+  #add(channel: string, what: 'add' | 'refresh', entries: readonly PresenceEntry[]): void {
+    const { store, ttlMs } = this.#options;
+    const call = store.presenceAdd(channel, entries, ttlMs).then(({ expired, added }) => {
+      this.announceExpired(channel, expired);
+      if (what !== 'refresh' || added.length === 0) return;
+      const back = new Set(added);
+      for (const entry of entries) if (back.has(entry.client)) this.#announce(channel, 'join', entry);
+    });
+    this.#track(channel, what, call);
+  }
+
+  /** Announces the leaves of clients an engine call found expired (see PresenceExpired). */
+  announceExpired(channel: string, expired: readonly PresenceEntry[]): void {
+    for (const entry of expired) this.#announce(channel, 'leave', entry);
+  }
+
+  #announce(channel: string, type: 'join' | 'leave', entry: PresenceEntry): void {
+    if (!this.#options.policy(channel).joinLeave) return;
+    this.#track(channel, type, this.#options.store.publishPresenceEvent(channel, { type, entry }));
   }
 
   #track(channel: string, what: string, call: Promise<void>): void {

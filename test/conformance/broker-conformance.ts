@@ -329,6 +329,8 @@ export function brokerConformance(name: string, createBroker: (scope: string) =>
       const alice1 = { client: 'c-alice-1', user: 'alice', info: { name: 'Alice' } };
       const alice2 = { client: 'c-alice-2', user: 'alice' };
       const bob = { client: 'c-bob', user: 'bob' };
+      /** A user id with a tab and JSON-looking text, and info with a tab. */
+      const oddEntry = () => ({ client: 'c-odd', user: 'a\tb {"x":1}', info: { note: 'tab\there' } });
 
       async function readAll(): Promise<string[]> {
         const clients: string[] = [];
@@ -345,46 +347,72 @@ export function brokerConformance(name: string, createBroker: (scope: string) =>
       it('lists the clients present with their info, and counts clients and distinct users', async () => {
         await broker.presenceAdd(channel, [alice1, alice2], 60_000);
         await broker.presenceAdd(channel, [bob], 60_000);
-        expect(await broker.presenceStats(channel)).toEqual({ clients: 3, users: 2 });
+        expect(await broker.presenceStats(channel)).toEqual({ clients: 3, users: 2, expired: [] });
         const page = await broker.presence(channel, undefined, 100);
         expect(page.cursor).toBeUndefined();
         expect(page.clients.find((entry) => entry.client === 'c-alice-1')).toEqual(alice1);
         expect(await readAll()).toEqual(['c-alice-1', 'c-alice-2', 'c-bob']);
-        expect(await broker.presenceStats(`${channel}-empty`)).toEqual({ clients: 0, users: 0 });
+        expect(await broker.presenceStats(`${channel}-empty`)).toEqual({ clients: 0, users: 0, expired: [] });
       });
 
       it('counts a refreshed client once, and removes clients at once', async () => {
         await broker.presenceAdd(channel, [alice1, alice2, bob], 60_000);
         await broker.presenceAdd(channel, [alice1, bob], 60_000);
-        expect(await broker.presenceStats(channel)).toEqual({ clients: 3, users: 2 });
+        expect(await broker.presenceStats(channel)).toEqual({ clients: 3, users: 2, expired: [] });
         await broker.presenceRemove(channel, [alice1]);
-        expect(await broker.presenceStats(channel)).toEqual({ clients: 2, users: 2 });
+        expect(await broker.presenceStats(channel)).toEqual({ clients: 2, users: 2, expired: [] });
         await broker.presenceRemove(channel, [alice2, alice2]);
-        expect(await broker.presenceStats(channel)).toEqual({ clients: 1, users: 1 });
+        expect(await broker.presenceStats(channel)).toEqual({ clients: 1, users: 1, expired: [] });
         expect(await readAll()).toEqual(['c-bob']);
       });
 
       it('counts users whose id holds a tab or JSON-looking text correctly', async () => {
-        const odd = { client: 'c-odd', user: 'a\tb {"x":1}', info: { note: 'tab\there' } };
+        const odd = oddEntry();
         await broker.presenceAdd(channel, [odd, bob], 60_000);
-        expect(await broker.presenceStats(channel)).toEqual({ clients: 2, users: 2 });
+        expect(await broker.presenceStats(channel)).toEqual({ clients: 2, users: 2, expired: [] });
         expect((await broker.presence(channel, undefined, 100)).clients).toContainEqual(odd);
         await broker.presenceRemove(channel, [odd]);
-        expect(await broker.presenceStats(channel)).toEqual({ clients: 1, users: 1 });
+        expect(await broker.presenceStats(channel)).toEqual({ clients: 1, users: 1, expired: [] });
       });
 
-      it('drops clients that were not refreshed in time', async () => {
+      it('reports the clients that expired when adding, and which clients were not present', async () => {
+        expect(await broker.presenceAdd(channel, [alice1, oddEntry()], 100)).toEqual({
+          expired: [],
+          added: ['c-alice-1', 'c-odd'],
+        });
+        expect(await broker.presenceAdd(channel, [bob, alice2], 60_000)).toEqual({
+          expired: [],
+          added: ['c-bob', 'c-alice-2'],
+        });
+        await new Promise((resolve) => setTimeout(resolve, 250));
+        // Each expired client is reported once, with its entry, by the add that removed it.
+        const { expired, added } = await broker.presenceAdd(channel, [bob, alice1], 60_000);
+        expect(expired.sort((a, b) => a.client.localeCompare(b.client))).toEqual([alice1, oddEntry()]);
+        expect(added).toEqual(['c-alice-1']);
+        expect(await broker.presenceAdd(channel, [bob], 60_000)).toEqual({ expired: [], added: [] });
+        expect(await broker.presenceStats(channel)).toEqual({ clients: 3, users: 2, expired: [] });
+      });
+
+      it('drops clients that were not refreshed in time, and reports each to the read that drops it', async () => {
         await broker.presenceAdd(channel, [alice1], 100);
         await broker.presenceAdd(channel, [bob], 60_000);
         await new Promise((resolve) => setTimeout(resolve, 250));
-        expect(await broker.presenceStats(channel)).toEqual({ clients: 1, users: 1 });
+        expect(await broker.presenceStats(channel)).toEqual({ clients: 1, users: 1, expired: [alice1] });
         expect(await readAll()).toEqual(['c-bob']);
+        await broker.presenceAdd(channel, [alice2], 100);
+        await broker.presenceAdd(channel, [bob], 60_000);
+        await new Promise((resolve) => setTimeout(resolve, 250));
+        expect(await broker.presence(channel, undefined, 100)).toEqual({
+          clients: [bob],
+          cursor: undefined,
+          expired: [alice2],
+        });
       });
 
       it('pages through many clients', async () => {
         const many = Array.from({ length: 1200 }, (_, i) => ({ client: `c-${i}`, user: `u-${i % 300}` }));
         await broker.presenceAdd(channel, many, 60_000);
-        expect(await broker.presenceStats(channel)).toEqual({ clients: 1200, users: 300 });
+        expect(await broker.presenceStats(channel)).toEqual({ clients: 1200, users: 300, expired: [] });
         const clients: string[] = [];
         let cursor: string | undefined;
         do {

@@ -162,13 +162,13 @@ describe.each(topologies)('presence on three nodes on %s', (_name, engine, engin
     narrowed.close();
   });
 
-  it('drops the clients of a node killed without a word within the presence time to live', async () => {
-    const [a] = nodes as [TestHerald];
-    const channel = 'room:doomed';
+  it('drops the clients of a node killed without a word within the presence time to live, and announces their leaves once', async () => {
+    const [a, b] = nodes as [TestHerald, TestHerald];
+    const channel = 'live:doomed';
     const port = await freePort();
     const dir = mkdtempSync(joinPath(tmpdir(), 'herald-presence-'));
     const configFile = joinPath(dir, 'herald.config.json');
-    writeFileSync(configFile, JSON.stringify({ namespaces: { room: { presence: true } } }));
+    writeFileSync(configFile, JSON.stringify({ namespaces: { live: { presence: true, joinLeave: true } } }));
     const killed = run(['serve'], {
       ...engineEnv(),
       HERALD_PORT: String(port),
@@ -190,20 +190,32 @@ describe.each(topologies)('presence on three nodes on %s', (_name, engine, engin
       await doomed.call('connect', { token: await mintToken(TEST_TOKEN_SECRET, { user: 'zed' }) });
       await doomed.call('subscribe', { channel });
       const survivor = await join(a, 'yan', channel);
+      // Two survivors on two nodes, both refreshing the channel: one of them announces the leave.
+      const other = await join(b, 'xia', channel);
+      const leaves: string[] = [];
+      for (const listener of [survivor, other])
+        listener.onMessage((message) => {
+          const push = (message as { push?: Record<string, { user?: string }> }).push;
+          if (push?.['leave'] !== undefined) leaves.push(push['leave'].user ?? '');
+        });
       const count = async () => (await api(a, `/presence-stats?channel=${channel}`)).body['clients'];
-      for (let i = 0; i < 100 && (await count()) !== 2; i++)
+      for (let i = 0; i < 100 && (await count()) !== 3; i++)
         await new Promise((resolve) => setTimeout(resolve, 20));
-      expect(await count()).toBe(2);
+      expect(await count()).toBe(3);
       killed.kill('SIGKILL');
       await once(killed, 'exit');
-      // Within the time to live (and a little slack for the check), only the survivor remains.
-      let clients: unknown = 2;
-      for (let i = 0; i < 100 && clients !== 1; i++) {
+      // Within the time to live (and a little slack for the check), only the survivors remain, and
+      // the survivors' refreshes announce zed's leave: to each of the two listeners, once.
+      let clients: unknown = 3;
+      for (let i = 0; i < 100 && (clients !== 2 || leaves.length < 2); i++) {
         await new Promise((resolve) => setTimeout(resolve, 50));
         clients = await count();
       }
-      expect(clients).toBe(1);
+      expect(clients).toBe(2);
+      await new Promise((resolve) => setTimeout(resolve, PRESENCE_TTL_MS));
+      expect(leaves).toEqual(['zed', 'zed']);
       survivor.close();
+      other.close();
     } finally {
       killed.kill('SIGKILL');
       rmSync(dir, { recursive: true, force: true });

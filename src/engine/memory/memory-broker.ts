@@ -5,7 +5,14 @@
  * (so a reader can tell "expired" from "new channel") and changes only when the channel's state is lost.
  */
 import { MemoryPresence } from './memory-presence.ts';
-import type { PresenceEntry, PresenceEvent, PresencePage, PresenceStats } from '../presence.ts';
+import type {
+  PresenceAdded,
+  PresenceEntry,
+  PresenceEvent,
+  PresenceExpired,
+  PresencePage,
+  PresenceStats,
+} from '../presence.ts';
 import { randomBytes } from 'node:crypto';
 import type { Publication, StreamPosition } from '../../core/publication.ts';
 import type {
@@ -169,7 +176,7 @@ export class MemoryBroker implements Broker {
     queueMicrotask(() => handler?.onControl(message));
   }
 
-  presenceAdd(channel: string, entries: readonly PresenceEntry[], ttlMs: number): Promise<void> {
+  presenceAdd(channel: string, entries: readonly PresenceEntry[], ttlMs: number): Promise<PresenceAdded> {
     return this.#presence.presenceAdd(channel, entries, ttlMs);
   }
 
@@ -177,11 +184,15 @@ export class MemoryBroker implements Broker {
     return this.#presence.presenceRemove(channel, entries);
   }
 
-  presence(channel: string, cursor: string | undefined, limit: number): Promise<PresencePage> {
+  presence(
+    channel: string,
+    cursor: string | undefined,
+    limit: number,
+  ): Promise<PresencePage & PresenceExpired> {
     return this.#presence.presence(channel, cursor, limit);
   }
 
-  presenceStats(channel: string): Promise<PresenceStats> {
+  presenceStats(channel: string): Promise<PresenceStats & PresenceExpired> {
     return this.#presence.presenceStats(channel);
   }
 

@@ -18,7 +18,14 @@ import {
   type PublishResult,
 } from '../broker.ts';
 import { newEpoch } from '../memory/memory-broker.ts';
-import type { PresenceEntry, PresenceEvent, PresencePage, PresenceStats } from '../presence.ts';
+import type {
+  PresenceAdded,
+  PresenceEntry,
+  PresenceEvent,
+  PresenceExpired,
+  PresencePage,
+  PresenceStats,
+} from '../presence.ts';
 import {
   createRedisConnection,
   redisScript,
@@ -253,16 +260,19 @@ export class RedisBroker implements Broker {
     for (const publication of decodeMessage(channel, message)) this.#handler?.onPublication(publication);
   };
 
-  /**
-   * Runs a Redis call, failing fast with HERALD_ERR_ENGINE_UNAVAILABLE when Redis cannot be reached
-   * and giving up on an answer after the command timeout.
-   */
-  async presenceAdd(channel: string, entries: readonly PresenceEntry[], ttlMs: number): Promise<void> {
+  async presenceAdd(
+    channel: string,
+    entries: readonly PresenceEntry[],
+    ttlMs: number,
+  ): Promise<PresenceAdded> {
     const args = ['add', String(ttlMs)];
     for (const { client, user, info } of entries) {
       args.push(client, user, JSON.stringify(info === undefined ? { client, user } : { client, user, info }));
     }
-    await this.#call(() => this.#connection.run(PRESENCE, this.#keys.presence(channel), args));
+    const [expired, added] = (await this.#call(() =>
+      this.#connection.run(PRESENCE, this.#keys.presence(channel), args),
+    )) as [string[], string[]];
+    return { expired: parseEntries(expired), added };
   }
 
   async presenceRemove(channel: string, entries: readonly PresenceEntry[]): Promise<void> {
@@ -270,17 +280,21 @@ export class RedisBroker implements Broker {
     await this.#call(() => this.#connection.run(PRESENCE, this.#keys.presence(channel), args));
   }
 
-  async presence(channel: string, cursor: string | undefined, limit: number): Promise<PresencePage> {
+  async presence(
+    channel: string,
+    cursor: string | undefined,
+    limit: number,
+  ): Promise<PresencePage & PresenceExpired> {
     const args = ['page', cursor ?? '0', String(limit)];
-    const [next, fields] = (await this.#call(() =>
+    const [next, fields, expired] = (await this.#call(() =>
       this.#connection.run(PRESENCE, this.#keys.presence(channel), args),
-    )) as [string, string[]];
+    )) as [string, string[], string[]];
     const clients: PresenceEntry[] = [];
     for (let i = 1; i < fields.length; i += 2) {
       const value = fields[i] ?? '';
       clients.push(JSON.parse(value.slice(value.lastIndexOf('\t') + 1)) as PresenceEntry);
     }
-    return { clients, cursor: next === '0' ? undefined : next };
+    return { clients, cursor: next === '0' ? undefined : next, expired: parseEntries(expired) };
   }
 
   async publishPresenceEvent(channel: string, event: PresenceEvent): Promise<void> {
@@ -288,13 +302,17 @@ export class RedisBroker implements Broker {
     await this.#call(() => this.#connection.publish(this.#keys.pubsub(channel), message));
   }
 
-  async presenceStats(channel: string): Promise<PresenceStats> {
-    const [clients, users] = (await this.#call(() =>
+  async presenceStats(channel: string): Promise<PresenceStats & PresenceExpired> {
+    const [clients, users, expired] = (await this.#call(() =>
       this.#connection.run(PRESENCE, this.#keys.presence(channel), ['stats']),
-    )) as [number, number];
-    return { clients, users };
+    )) as [number, number, string[]];
+    return { clients, users, expired: parseEntries(expired) };
   }
 
+  /**
+   * Runs a Redis call, failing fast with HERALD_ERR_ENGINE_UNAVAILABLE when Redis cannot be reached
+   * and giving up on an answer after the command timeout.
+   */
   async #call<T>(operation: () => Promise<T>): Promise<T> {
     if (!this.#connection.ready) {
       throw new HeraldError('HERALD_ERR_ENGINE_UNAVAILABLE', 'Redis is not reachable');
@@ -335,4 +353,9 @@ function batchResult(answer: number | string, epoch: string): PublishResult {
   return offset > 0
     ? { position: { offset, epoch: answer.slice(sep + 1) }, duplicate: true }
     : { duplicate: true };
+}
+
+/** Presence entries as the presence script stores them (JSON). */
+function parseEntries(entries: readonly string[]): PresenceEntry[] {
+  return entries.map((entry) => JSON.parse(entry) as PresenceEntry);
 }

@@ -5,50 +5,65 @@
 -- KEYS[3]  hash: user -> number of its clients present (HLEN = distinct users; anonymous clients,
 --          user "", are not counted as a user)
 -- ARGV[1]  operation: add | remove | page | stats
---   add     ARGV[2] ttl (ms), then triples: client, user, entry JSON
+--   add     ARGV[2] ttl (ms), then triples: client, user, entry JSON; returns two lists: the entry
+--           JSON of each expired client it removed first (their node stopped refreshing them: they
+--           left), and the clients it added that were not present (not merely refreshed)
 --   remove  clients
---   page    ARGV[2] cursor ("0" for the first page), ARGV[3] count
---   stats   -
+--   page    ARGV[2] cursor ("0" for the first page), ARGV[3] count; returns the HSCAN reply's cursor and
+--           fields, then the expired entries removed
+--   stats   -; returns clients, users, then the expired entries removed
 -- Expired clients (their node stopped refreshing them) are removed, up to 1000 per call, before
--- every page and stats read.
+-- every add, page and stats, and returned, so that the caller announces their leaves.
 local now_parts = redis.call('time')
 local now = tonumber(now_parts[1]) * 1000 + math.floor(tonumber(now_parts[2]) / 1000)
 
+-- Removes a client; returns its entry JSON, or nil when it was not there.
 local function remove(client)
-  if redis.call('zrem', KEYS[1], client) == 0 then return end
+  if redis.call('zrem', KEYS[1], client) == 0 then return nil end
   local value = redis.call('hget', KEYS[2], client)
   redis.call('hdel', KEYS[2], client)
-  if not value then return end
+  if not value then return nil end
   -- The entry is JSON, which never holds a raw tab: the user is everything before the last one.
-  local user = string.match(value, '^(.*)\t')
+  local user, entry = string.match(value, '^(.*)\t(.*)$')
   if user ~= '' and redis.call('hincrby', KEYS[3], user, -1) <= 0 then redis.call('hdel', KEYS[3], user) end
+  return entry
 end
 
+-- Removes expired clients; returns their entries' JSON.
 local function prune()
+  local removed = {}
   local expired = redis.call('zrangebyscore', KEYS[1], '-inf', now, 'LIMIT', 0, 1000)
-  for _, client in ipairs(expired) do remove(client) end
+  for _, client in ipairs(expired) do
+    local entry = remove(client)
+    if entry then removed[#removed + 1] = entry end
+  end
+  return removed
 end
 
 local op = ARGV[1]
 if op == 'add' then
+  local removed = prune()
+  local added = {}
   local ttl = tonumber(ARGV[2])
   local expiry = now + ttl
   for i = 3, #ARGV, 3 do
     local client, user = ARGV[i], ARGV[i + 1]
-    if redis.call('zadd', KEYS[1], expiry, client) == 1 and user ~= '' then
-      redis.call('hincrby', KEYS[3], user, 1)
+    if redis.call('zadd', KEYS[1], expiry, client) == 1 then
+      added[#added + 1] = client
+      if user ~= '' then redis.call('hincrby', KEYS[3], user, 1) end
     end
     redis.call('hset', KEYS[2], client, user .. '\t' .. ARGV[i + 2])
   end
   for i = 1, 3 do redis.call('pexpire', KEYS[i], ttl) end
-  return 0
+  return { removed, added }
 elseif op == 'remove' then
   for i = 2, #ARGV do remove(ARGV[i]) end
   return 0
 elseif op == 'page' then
-  prune()
-  return redis.call('hscan', KEYS[2], ARGV[2], 'COUNT', ARGV[3])
+  local removed = prune()
+  local scan = redis.call('hscan', KEYS[2], ARGV[2], 'COUNT', ARGV[3])
+  return { scan[1], scan[2], removed }
 else
-  prune()
-  return { redis.call('zcard', KEYS[1]), redis.call('hlen', KEYS[3]) }
+  local removed = prune()
+  return { redis.call('zcard', KEYS[1]), redis.call('hlen', KEYS[3]), removed }
 end
