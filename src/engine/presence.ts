@@ -46,10 +46,10 @@ export interface PresenceExpired {
 /** What {@link PresenceStore.presenceAdd} changed besides refreshing. */
 export interface PresenceAdded extends PresenceExpired {
   /**
-   * Ids of the given clients that were not present: new, or back after they had expired (their node
-   * was cut off from the engine for longer than the time to live, and their leave was announced).
+   * Ids of the given clients that had expired and are back: their node was cut off from the engine for
+   * longer than the time to live, their leave was announced, and now their join should be.
    */
-  readonly added: string[];
+  readonly back: string[];
 }
 
 export interface PresenceStore {
@@ -59,8 +59,11 @@ export interface PresenceStore {
    * word), and reports them, and which of `entries` were not present: see {@link PresenceAdded}.
    */
   presenceAdd(channel: string, entries: readonly PresenceEntry[], ttlMs: number): Promise<PresenceAdded>;
-  /** Removes clients from a channel's presence at once. */
-  presenceRemove(channel: string, entries: readonly PresenceEntry[]): Promise<void>;
+  /**
+   * Removes clients from a channel's presence at once. Resolves to the ids of those that had expired
+   * and been reported already (their leave was announced): they must not be announced twice.
+   */
+  presenceRemove(channel: string, entries: readonly PresenceEntry[]): Promise<string[]>;
   /** A page of the channel's presence, at most about `limit` clients, in no particular order. */
   presence(
     channel: string,

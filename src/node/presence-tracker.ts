@@ -58,9 +58,23 @@ export class PresenceTracker<C extends PresenceClient> {
     const { presence, joinLeave } = this.#options.policy(channel);
     const { store } = this.#options;
     const entry = entryOf(client);
-    if (presence) this.#track(channel, 'remove', store.presenceRemove(channel, [entry]));
-    if (joinLeave)
-      this.#track(channel, 'leave', store.publishPresenceEvent(channel, { type: 'leave', entry }));
+    if (!presence) {
+      if (joinLeave) this.#announce(channel, 'leave', entry);
+      return;
+    }
+    // Announced once the removal is done: after a join its refresh may be announcing (same connection,
+    // so in order), and not at all if its leave was announced when it expired. Announced even when the
+    // removal failed: the client is gone either way, and its entry expires.
+    const removed = store.presenceRemove(channel, [entry]).then(
+      (announced) => {
+        if (announced.length === 0) this.#announce(channel, 'leave', entry);
+      },
+      (err: unknown) => {
+        this.#announce(channel, 'leave', entry);
+        throw err;
+      },
+    );
+    this.#track(channel, 'remove', removed);
   }
 
   /** Refreshes every local client of every tracked channel. */
@@ -84,17 +98,16 @@ export class PresenceTracker<C extends PresenceClient> {
   /**
    * Adds or refreshes entries. The engine removes the channel's expired clients first — those of a
    * node that died without a word — and they are announced as leaves: this node has subscribers of
-   * the channel, so somebody may be listening. A refresh that finds one of its own clients gone (this
-   * node was cut off from the engine for longer than the time to live, and its clients' leaves were
-   * announced) announces it joining again.
+   * the channel, so somebody may be listening. Clients of this node that expired while it was cut off
+   * from the engine, and were announced leaving, are announced joining again.
    */
   #add(channel: string, what: 'add' | 'refresh', entries: readonly PresenceEntry[]): void {
     const { store, ttlMs } = this.#options;
-    const call = store.presenceAdd(channel, entries, ttlMs).then(({ expired, added }) => {
+    const call = store.presenceAdd(channel, entries, ttlMs).then(({ expired, back }) => {
       this.announceExpired(channel, expired);
-      if (what !== 'refresh' || added.length === 0) return;
-      const back = new Set(added);
-      for (const entry of entries) if (back.has(entry.client)) this.#announce(channel, 'join', entry);
+      if (back.length === 0) return;
+      const returned = new Set(back);
+      for (const entry of entries) if (returned.has(entry.client)) this.#announce(channel, 'join', entry);
     });
     this.#track(channel, what, call);
   }

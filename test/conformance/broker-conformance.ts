@@ -375,22 +375,23 @@ export function brokerConformance(name: string, createBroker: (scope: string) =>
         expect(await broker.presenceStats(channel)).toEqual({ clients: 1, users: 1, expired: [] });
       });
 
-      it('reports the clients that expired when adding, and which clients were not present', async () => {
-        expect(await broker.presenceAdd(channel, [alice1, oddEntry()], 100)).toEqual({
-          expired: [],
-          added: ['c-alice-1', 'c-odd'],
-        });
-        expect(await broker.presenceAdd(channel, [bob, alice2], 60_000)).toEqual({
-          expired: [],
-          added: ['c-bob', 'c-alice-2'],
-        });
+      it('reports the clients that expired when adding, and those of them that come back or leave', async () => {
+        const none = { expired: [], back: [] };
+        expect(await broker.presenceAdd(channel, [alice1, oddEntry()], 100)).toEqual(none);
+        expect(await broker.presenceAdd(channel, [bob, alice2], 60_000)).toEqual(none);
         await new Promise((resolve) => setTimeout(resolve, 250));
-        // Each expired client is reported once, with its entry, by the add that removed it.
-        const { expired, added } = await broker.presenceAdd(channel, [bob, alice1], 60_000);
+        // Each expired client is reported once, with its entry, by the call that removed it; one that
+        // comes back is reported back (its leave was announced: its join must be again).
+        const { expired, back } = await broker.presenceAdd(channel, [bob, alice1], 60_000);
         expect(expired.sort((a, b) => a.client.localeCompare(b.client))).toEqual([alice1, oddEntry()]);
-        expect(added).toEqual(['c-alice-1']);
-        expect(await broker.presenceAdd(channel, [bob], 60_000)).toEqual({ expired: [], added: [] });
+        expect(back).toEqual(['c-alice-1']);
+        expect(await broker.presenceAdd(channel, [bob, alice1], 60_000)).toEqual(none);
         expect(await broker.presenceStats(channel)).toEqual({ clients: 3, users: 2, expired: [] });
+        // The expired one leaving is reported as announced already; a present one leaving is not.
+        expect(await broker.presenceRemove(channel, [oddEntry(), bob])).toEqual(['c-odd']);
+        expect(await broker.presenceRemove(channel, [oddEntry()])).toEqual([]);
+        // A client that never expired is never reported back.
+        expect(await broker.presenceAdd(channel, [bob], 60_000)).toEqual(none);
       });
 
       it('drops clients that were not refreshed in time, and reports each to the read that drops it', async () => {

@@ -60,7 +60,36 @@ describe('presence across a node cut off from Redis', () => {
       headers: { authorization: `apikey ${other.config.apiKey}` },
     });
     expect(await stats.json()).toEqual({ clients: 2, users: 2 });
+    // Its leave, when it goes, is announced once more, and once.
     zed.close();
+    await waitFor(() => events.length === 4, 5000, "zed's leave");
+    await sleep(PRESENCE_TTL_MS);
+    expect(events).toEqual(['join zed', 'leave zed', 'join zed', 'leave zed']);
+    listener.close();
+  }, 30_000);
+
+  it('announces no joins when Redis lost the presence (its clients were never announced leaving)', async () => {
+    const channel = 'live:amnesia';
+    const listener = await other.client({ token: await other.token({ user: 'watcher' }) });
+    const events: string[] = [];
+    listener.onMessage((message) => {
+      const push = (message as { push?: Record<string, { user?: string }> }).push;
+      for (const type of ['join', 'leave'])
+        if (push?.[type] !== undefined) events.push(`${type} ${push[type].user ?? ''}`);
+    });
+    await listener.call('subscribe', { channel });
+    const amy = await cutOff.client({ token: await cutOff.token({ user: 'amy' }) });
+    await amy.call('subscribe', { channel });
+    await waitFor(() => events.includes('join amy'), 5000, "amy's join");
+    await redis.command('FLUSHALL');
+    // Two refreshes put amy back into presence, silently.
+    await sleep(PRESENCE_TTL_MS);
+    const stats = await fetch(`${other.url}/api/presence-stats?channel=${channel}`, {
+      headers: { authorization: `apikey ${other.config.apiKey}` },
+    });
+    expect(await stats.json()).toEqual({ clients: 2, users: 2 });
+    expect(events).toEqual(['join amy']);
+    amy.close();
     listener.close();
   }, 30_000);
 });

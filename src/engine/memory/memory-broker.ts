@@ -180,7 +180,7 @@ export class MemoryBroker implements Broker {
     return this.#presence.presenceAdd(channel, entries, ttlMs);
   }
 
-  presenceRemove(channel: string, entries: readonly PresenceEntry[]): Promise<void> {
+  presenceRemove(channel: string, entries: readonly PresenceEntry[]): Promise<string[]> {
     return this.#presence.presenceRemove(channel, entries);
   }
 

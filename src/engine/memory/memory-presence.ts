@@ -1,4 +1,4 @@
-/** Presence inside one process (the memory engine). */
+/** Presence inside one process (the memory engine), with the semantics of presence.lua. */
 import type {
   PresenceAdded,
   PresenceEntry,
@@ -11,10 +11,17 @@ import type {
 interface ChannelPresence {
   readonly members: Map<string, { entry: PresenceEntry; expiresAt: number }>;
   readonly users: Map<string, number>;
+  /** No member expires before this (ms, `performance.now()`): spares a scan of every member per call. */
+  nextExpiry: number;
 }
 
 export class MemoryPresence implements Omit<PresenceStore, 'publishPresenceEvent'> {
   readonly #channels = new Map<string, ChannelPresence>();
+  /**
+   * Per channel, the clients that expired and were reported (their leave was announced), until they
+   * come back or leave. Only this process adds clients, so each one does one or the other.
+   */
+  readonly #departed = new Map<string, Set<string>>();
 
   async presenceAdd(
     channel: string,
@@ -22,25 +29,33 @@ export class MemoryPresence implements Omit<PresenceStore, 'publishPresenceEvent
     ttlMs: number,
   ): Promise<PresenceAdded> {
     const expired = this.#prune(channel);
-    const added: string[] = [];
+    const back: string[] = [];
     let presence = this.#channels.get(channel);
     if (presence === undefined)
-      this.#channels.set(channel, (presence = { members: new Map(), users: new Map() }));
-    const expiresAt = Date.now() + ttlMs;
+      this.#channels.set(
+        channel,
+        (presence = { members: new Map(), users: new Map(), nextExpiry: Infinity }),
+      );
+    const expiresAt = performance.now() + ttlMs;
+    presence.nextExpiry = Math.min(presence.nextExpiry, expiresAt);
     for (const entry of entries) {
       if (!presence.members.has(entry.client)) {
-        added.push(entry.client);
         if (entry.user !== '') presence.users.set(entry.user, (presence.users.get(entry.user) ?? 0) + 1);
+        if (this.#undepart(channel, entry.client)) back.push(entry.client);
       }
       presence.members.set(entry.client, { entry, expiresAt });
     }
-    return { expired, added };
+    return { expired, back };
   }
 
-  async presenceRemove(channel: string, entries: readonly PresenceEntry[]): Promise<void> {
+  async presenceRemove(channel: string, entries: readonly PresenceEntry[]): Promise<string[]> {
     const presence = this.#channels.get(channel);
-    if (presence === undefined) return;
-    for (const { client } of entries) this.#remove(channel, presence, client);
+    const announced: string[] = [];
+    for (const { client } of entries) {
+      const removed = presence !== undefined && this.#remove(channel, presence, client);
+      if (!removed && this.#undepart(channel, client)) announced.push(client);
+    }
+    return announced;
   }
 
   async presence(
@@ -69,32 +84,47 @@ export class MemoryPresence implements Omit<PresenceStore, 'publishPresenceEvent
     return { clients: presence?.members.size ?? 0, users: presence?.users.size ?? 0, expired };
   }
 
-  /** Removes the channel's expired clients; returns their entries. */
+  /** Removes the channel's expired clients and marks them departed; returns their entries. */
   #prune(channel: string): PresenceEntry[] {
     const presence = this.#channels.get(channel);
-    if (presence === undefined) return [];
-    const now = Date.now();
+    const now = performance.now();
+    if (presence === undefined || presence.nextExpiry > now) return [];
     const expired: PresenceEntry[] = [];
+    let nextExpiry = Infinity;
     for (const [client, { entry, expiresAt }] of presence.members) {
-      if (expiresAt > now) continue;
+      if (expiresAt > now) {
+        nextExpiry = Math.min(nextExpiry, expiresAt);
+        continue;
+      }
       this.#remove(channel, presence, client);
       expired.push(entry);
+      let departed = this.#departed.get(channel);
+      if (departed === undefined) this.#departed.set(channel, (departed = new Set()));
+      departed.add(client);
     }
+    presence.nextExpiry = nextExpiry;
     return expired;
   }
 
-  #remove(channel: string, presence: ChannelPresence, client: string): void {
-    const member = presence.members.get(client);
-    if (member === undefined) return;
-    presence.members.delete(client);
-    if (member.entry.user === '') return this.#dropIfEmpty(channel, presence);
-    const left = (presence.users.get(member.entry.user) ?? 1) - 1;
-    if (left > 0) presence.users.set(member.entry.user, left);
-    else presence.users.delete(member.entry.user);
-    this.#dropIfEmpty(channel, presence);
+  /** Drops the client's departed mark; true when it had one. */
+  #undepart(channel: string, client: string): boolean {
+    const departed = this.#departed.get(channel);
+    if (departed?.delete(client) !== true) return false;
+    if (departed.size === 0) this.#departed.delete(channel);
+    return true;
   }
 
-  #dropIfEmpty(channel: string, presence: ChannelPresence): void {
+  /** Removes a client; true when it was present. */
+  #remove(channel: string, presence: ChannelPresence, client: string): boolean {
+    const member = presence.members.get(client);
+    if (member === undefined) return false;
+    presence.members.delete(client);
+    if (member.entry.user !== '') {
+      const left = (presence.users.get(member.entry.user) ?? 1) - 1;
+      if (left > 0) presence.users.set(member.entry.user, left);
+      else presence.users.delete(member.entry.user);
+    }
     if (presence.members.size === 0) this.#channels.delete(channel);
+    return true;
   }
 }

@@ -27,12 +27,16 @@ export class RedisKeys {
     return `${this.#prefix}i:{${channel}}:${key}`;
   }
 
-  /** Presence: the clients present (sorted set by expiry), their entries, and clients per user. */
-  presence(channel: string): [members: string, entries: string, users: string] {
+  /**
+   * Presence: the clients present (sorted set by expiry), their entries, clients per user, and the
+   * clients that expired and were announced leaving.
+   */
+  presence(channel: string): [members: string, entries: string, users: string, departed: string] {
     return [
       `${this.#prefix}pm:{${channel}}`,
       `${this.#prefix}pe:{${channel}}`,
       `${this.#prefix}pu:{${channel}}`,
+      `${this.#prefix}pd:{${channel}}`,
     ];
   }
 

@@ -269,15 +269,17 @@ export class RedisBroker implements Broker {
     for (const { client, user, info } of entries) {
       args.push(client, user, JSON.stringify(info === undefined ? { client, user } : { client, user, info }));
     }
-    const [expired, added] = (await this.#call(() =>
+    const [expired, back] = (await this.#call(() =>
       this.#connection.run(PRESENCE, this.#keys.presence(channel), args),
     )) as [string[], string[]];
-    return { expired: parseEntries(expired), added };
+    return { expired: parseEntries(expired), back };
   }
 
-  async presenceRemove(channel: string, entries: readonly PresenceEntry[]): Promise<void> {
+  async presenceRemove(channel: string, entries: readonly PresenceEntry[]): Promise<string[]> {
     const args = ['remove', ...entries.map((entry) => entry.client)];
-    await this.#call(() => this.#connection.run(PRESENCE, this.#keys.presence(channel), args));
+    return (await this.#call(() =>
+      this.#connection.run(PRESENCE, this.#keys.presence(channel), args),
+    )) as string[];
   }
 
   async presence(
