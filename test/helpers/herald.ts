@@ -1,5 +1,5 @@
 /** Starts real Herald servers and protocol clients on loopback for integration tests. */
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import type { HeraldConfig } from '../../src/config/config.ts';
 import { mintToken, type MintOptions } from '../../src/auth/tokens.ts';
 import { ProtocolClient, type ProtocolClientOptions } from '../../src/cli/protocol-client.ts';
@@ -21,9 +21,13 @@ export interface TestHerald extends HeraldServer {
   ): Promise<{ offset?: number; epoch?: string }>;
 }
 
-export async function startTestHerald(overrides: Partial<HeraldConfig> = {}): Promise<TestHerald> {
+/** Starts a Herald on loopback with {@link testConfig}; its logs go nowhere unless a `logger` is given. */
+export async function startTestHerald(
+  overrides: Partial<HeraldConfig> = {},
+  options: { logger?: Logger } = {},
+): Promise<TestHerald> {
   const config = testConfig(overrides);
-  const server = await startHerald(config, { logger: pino({ level: 'silent' }) });
+  const server = await startHerald(config, { logger: options.logger ?? pino({ level: 'silent' }) });
   const wsUrl = `${server.url.replace(/^http/, 'ws')}/connection/websocket`;
   const token = (options: Partial<MintOptions> = {}) =>
     mintToken(config.tokenSecret ?? TEST_TOKEN_SECRET, { user: 'alice', ...options });

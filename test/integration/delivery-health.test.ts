@@ -6,6 +6,7 @@
  * what is dead, and its subscribers get every publication made meanwhile — exactly once, in order.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_NAMESPACE_OPTIONS } from '../../src/core/namespace.ts';
 import type { ProtocolClient } from '../../src/cli/protocol-client.ts';
@@ -19,6 +20,8 @@ const NOTICE_MS = 4 * CHECK_MS + 500;
 
 let redis: RedisServer;
 let proxy: FaultProxy;
+/** The watched node's warnings (JSON lines). */
+const warnings: string[] = [];
 let watched: TestHerald;
 let publisher: TestHerald;
 beforeAll(async () => {
@@ -26,13 +29,16 @@ beforeAll(async () => {
   proxy = await startFaultProxy({ host: '127.0.0.1', port: redis.port });
   const prefix = uniquePrefix();
   const namespaces = { feed: { ...DEFAULT_NAMESPACE_OPTIONS, historySize: 1000 } };
-  watched = await startTestHerald({
-    redisUrl: proxy.url,
-    redisPrefix: prefix,
-    namespaces,
-    deliveryCheckIntervalMs: CHECK_MS,
-    positionCheckIntervalMs: 60_000,
-  });
+  watched = await startTestHerald(
+    {
+      redisUrl: proxy.url,
+      redisPrefix: prefix,
+      namespaces,
+      deliveryCheckIntervalMs: CHECK_MS,
+      positionCheckIntervalMs: 60_000,
+    },
+    { logger: pino({ level: 'warn' }, { write: (line: string) => void warnings.push(line) }) },
+  );
   publisher = await startTestHerald({ redisUrl: redis.url, redisPrefix: prefix, namespaces });
 }, 30_000);
 afterAll(async () => {
@@ -107,6 +113,7 @@ describe('delivery health', () => {
     });
     const metrics = await (await fetch(`${watched.url}/metrics`)).text();
     expect(metrics).toMatch(/^herald_delivery_check_failures_total [1-9]/m);
+    expect(warnings.join('')).toContain('delivery path broken');
     expect(metrics).toMatch(/^herald_delivery_lag_seconds_count\{path="live"\} [1-9]/m);
   }, 30_000);
 
@@ -129,6 +136,8 @@ describe('delivery health', () => {
     expect(publishOutcome?.ms).toBeLessThan(6000);
     if (publishOutcome?.status !== 200)
       expect(publishOutcome).toMatchObject({ status: 503, code: 'HERALD_ERR_ENGINE_UNAVAILABLE' });
+    // The operator can see what happened.
+    expect(warnings.join('')).toContain('the commands connection was replaced by a new one that answers');
     // And the node publishes again through its new commands connection.
     await expect(watched.publish('feed:other', 2)).resolves.toMatchObject({ offset: expect.any(Number) });
   }, 30_000);

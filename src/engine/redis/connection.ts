@@ -349,10 +349,17 @@ class StandaloneConnection implements RedisConnection {
     const since = Date.now();
     const answered = () => this.#answeredAt >= since;
     if ((await answers(this.#commands)) || answered()) return;
+    this.#report(
+      `the commands connection did not answer within ${PROBE_TIMEOUT_MS} ms; refusing calls and opening a new one`,
+    );
     this.#replacingCommands = true;
     try {
       const fresh = await this.#openAnswering('commands', () => !answered());
-      if (fresh === undefined) return;
+      if (fresh === undefined) {
+        this.#report('the commands connection answered after all (Redis was slow); keeping it');
+        return;
+      }
+      this.#report('the commands connection was replaced by a new one that answers');
       const stale = this.#commands;
       this.#commands = fresh;
       this.#opening.delete(fresh);
@@ -390,6 +397,12 @@ class StandaloneConnection implements RedisConnection {
       this.#abandon(fresh);
       await sleep(REOPEN_DELAY_MS);
     }
+  }
+
+  /** Tells the error listeners (the node logs them, rate limited) what the repair is doing. */
+  #report(message: string): void {
+    const err = new Error(message);
+    this.#errorListeners.forEach((listener) => listener(err));
   }
 
   #abandon(client: RedisClientType): void {
