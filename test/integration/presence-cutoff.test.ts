@@ -34,17 +34,30 @@ afterAll(async () => {
   await redis?.stop();
 });
 
+/** A subscriber of `channel` on the other node, recording the joins and leaves it hears. */
+async function listen(channel: string) {
+  const listener = await other.client({ token: await other.token({ user: 'watcher' }) });
+  const events: string[] = [];
+  listener.onMessage((message) => {
+    const push = (message as { push?: Record<string, { user?: string }> }).push;
+    for (const type of ['join', 'leave'])
+      if (push?.[type] !== undefined) events.push(`${type} ${push[type].user ?? ''}`);
+  });
+  await listener.call('subscribe', { channel });
+  return { listener, events };
+}
+
+async function presenceStats(channel: string): Promise<unknown> {
+  const response = await fetch(`${other.url}/api/presence-stats?channel=${channel}`, {
+    headers: { authorization: `apikey ${other.config.apiKey}` },
+  });
+  return response.json();
+}
+
 describe('presence across a node cut off from Redis', () => {
   it('announces the leaves of its clients, then their joins when it is back', async () => {
     const channel = 'live:island';
-    const listener = await other.client({ token: await other.token({ user: 'watcher' }) });
-    const events: string[] = [];
-    listener.onMessage((message) => {
-      const push = (message as { push?: Record<string, { user?: string }> }).push;
-      for (const type of ['join', 'leave'])
-        if (push?.[type] !== undefined) events.push(`${type} ${push[type].user ?? ''}`);
-    });
-    await listener.call('subscribe', { channel });
+    const { listener, events } = await listen(channel);
     const zed = await cutOff.client({ token: await cutOff.token({ user: 'zed' }) });
     await zed.call('subscribe', { channel });
     await waitFor(() => events.includes('join zed'), 5000, "zed's join");
@@ -56,10 +69,7 @@ describe('presence across a node cut off from Redis', () => {
     proxy.resume();
     await waitFor(() => events.length === 3, 10_000, "zed's join once the node is back");
     expect(events).toEqual(['join zed', 'leave zed', 'join zed']);
-    const stats = await fetch(`${other.url}/api/presence-stats?channel=${channel}`, {
-      headers: { authorization: `apikey ${other.config.apiKey}` },
-    });
-    expect(await stats.json()).toEqual({ clients: 2, users: 2 });
+    expect(await presenceStats(channel)).toEqual({ clients: 2, users: 2 });
     // Its leave, when it goes, is announced once more, and once.
     zed.close();
     await waitFor(() => events.length === 4, 5000, "zed's leave");
@@ -70,24 +80,14 @@ describe('presence across a node cut off from Redis', () => {
 
   it('announces no joins when Redis lost the presence (its clients were never announced leaving)', async () => {
     const channel = 'live:amnesia';
-    const listener = await other.client({ token: await other.token({ user: 'watcher' }) });
-    const events: string[] = [];
-    listener.onMessage((message) => {
-      const push = (message as { push?: Record<string, { user?: string }> }).push;
-      for (const type of ['join', 'leave'])
-        if (push?.[type] !== undefined) events.push(`${type} ${push[type].user ?? ''}`);
-    });
-    await listener.call('subscribe', { channel });
+    const { listener, events } = await listen(channel);
     const amy = await cutOff.client({ token: await cutOff.token({ user: 'amy' }) });
     await amy.call('subscribe', { channel });
     await waitFor(() => events.includes('join amy'), 5000, "amy's join");
     await redis.command('FLUSHALL');
     // Two refreshes put amy back into presence, silently.
     await sleep(PRESENCE_TTL_MS);
-    const stats = await fetch(`${other.url}/api/presence-stats?channel=${channel}`, {
-      headers: { authorization: `apikey ${other.config.apiKey}` },
-    });
-    expect(await stats.json()).toEqual({ clients: 2, users: 2 });
+    expect(await presenceStats(channel)).toEqual({ clients: 2, users: 2 });
     expect(events).toEqual(['join amy']);
     amy.close();
     listener.close();
